@@ -1,0 +1,1 @@
+"""Configs shipped with orlvlmf (the repository's configs/ folder)."""

@@ -1,0 +1,49 @@
+"""The run config: one section per pipeline stage, each a dataclass beside its code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from orlvlmf.config.loader import component_field
+from orlvlmf.data.config import DatasetConfig
+from orlvlmf.evaluation.config import EvaluationConfig
+from orlvlmf.feedback.config import LabelStoreConfig, PairsConfig
+from orlvlmf.policy.config import TrainConfig
+from orlvlmf.reward.config import RelabelConfig, RewardConfig
+
+DEFAULT_STAGES = ["collect", "label", "reward", "relabel", "train", "evaluate", "report"]
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning trainer settings shared by the reward model and the learners."""
+
+    accelerator: str = "cpu"
+    devices: Any = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    num_threads: int = 2
+    progress: bool = True
+
+
+@dataclass
+class RunConfig:
+    """Everything ``orlvlmf fit`` needs; the task text lives with the env unless overridden."""
+
+    name: str = "???"
+    run_dir: str = "runs"
+    seeds: List[int] = field(default_factory=lambda: [0])
+    task: Optional[str] = None  # goal sentence for the VLM; None: the env's own
+    stages: List[str] = field(default_factory=lambda: list(DEFAULT_STAGES))
+    env: Dict[str, Any] = component_field("envs", None)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    feedback: Dict[str, Any] = component_field("feedback", "scripted")
+    labels: LabelStoreConfig = field(default_factory=LabelStoreConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    relabel: RelabelConfig = field(default_factory=RelabelConfig)
+    policy: Dict[str, Any] = component_field("learners", "iql")
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)

@@ -1,0 +1,218 @@
+"""Run pipeline stages: skip what is done, redo what changed, resume what was interrupted.
+
+For each stage (and each seed, for per-seed stages) the runner computes a fingerprint::
+
+    fingerprint = sha256(stage name, stage version, seed, config sections, input artifact hashes)
+
+* fingerprint recorded and all outputs intact → **skip**;
+* otherwise → **run**: outputs are written under ``.staging/<key>/`` and moved into place only when
+  the stage returns; the manifest is updated last.  Downstream stages see new input hashes and so
+  rerun too (unless the upstream artifact came out byte-identical);
+* ``.work/<key>-<fingerprint>/`` keeps a stage's checkpoints across an interruption and is
+  discarded when the stage finishes or its fingerprint changes → **resume**.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from omegaconf import DictConfig, OmegaConf
+
+from orlvlmf.pipeline.manifest import Manifest, atomic_write_text, canonical_hash
+from orlvlmf.pipeline.stage import Stage, StageContext, StageError, StageUnavailable, log
+from orlvlmf.registry import REGISTRY, RegistryError
+
+SAVED_CONFIG = "config.yaml"
+
+
+@dataclass
+class StageResult:
+    key: str
+    status: str  # "skipped" | "ran"
+    seconds: float
+    summary: dict[str, Any]
+
+
+def run_dir_of(cfg: DictConfig) -> Path:
+    return Path(cfg.run_dir) / str(cfg.name)
+
+
+def stage_key(name: str, seed: int | None) -> str:
+    return name if seed is None else f"{name}@seed{seed}"
+
+
+def _seed_dir(seed: int | None) -> str:
+    return "" if seed is None else f"seed_{seed}/"
+
+
+def load_stage(name: str) -> Stage:
+    try:
+        return REGISTRY.create("stages", name)
+    except RegistryError as err:
+        from orlvlmf.config.schema import DEFAULT_STAGES
+
+        if name in DEFAULT_STAGES:
+            raise StageUnavailable(
+                f"stage '{name}' is not available yet: its implementation has not landed in this "
+                f"version of orlvlmf. Run the stages before it on their own (e.g. `orlvlmf "
+                f"{DEFAULT_STAGES[0]} --config ...`), or drop it with stages=[...]"
+            ) from None
+        raise StageUnavailable(f"stage '{name}' is not available: {err}") from None
+
+
+def save_config(cfg: DictConfig, run_dir: Path) -> Path:
+    """The composed config, interpolations (``${oc.env:...}``) left unresolved: no secret is written."""
+    path = run_dir / SAVED_CONFIG
+    atomic_write_text(path, OmegaConf.to_yaml(cfg, resolve=False))
+    return path
+
+
+def _section(cfg: DictConfig, dotted: str) -> Any:
+    node = OmegaConf.select(cfg, dotted, default=None)
+    if isinstance(node, DictConfig) or OmegaConf.is_list(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst`` replacing what is there (directories included)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.is_dir() and not dst.is_symlink():
+        trash = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, trash)
+        os.replace(src, dst)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
+class Pipeline:
+    """Runs registered stages over one run directory."""
+
+    def __init__(self, cfg: DictConfig, echo: Callable[[str], None] = print):
+        self.cfg = cfg
+        self.run_dir = run_dir_of(cfg)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.manifest = Manifest(self.run_dir)
+        self.echo = echo
+        save_config(cfg, self.run_dir)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _seeds(self, stage: Stage) -> list[int | None]:
+        return list(self.cfg.seeds) if stage.per_seed else [None]
+
+    def _input_key(self, ref: str, seed: int | None) -> tuple[str, str]:
+        stage_name, artifact = ref.split("/", 1)
+        upstream = load_stage(stage_name)
+        return stage_key(stage_name, seed if upstream.per_seed else None), (
+            _seed_dir(seed if upstream.per_seed else None) + artifact
+        )
+
+    def _inputs(self, stage: Stage, name: str, seed: int | None) -> tuple[dict[str, Path], dict]:
+        paths, hashes = {}, {}
+        for ref in stage.inputs:
+            key, rel = self._input_key(ref, seed)
+            outputs = self.manifest.outputs_intact(self.run_dir, key)
+            if outputs is None or rel not in outputs:
+                raise StageError(
+                    f"stage '{name}' needs '{ref}', which is missing or changed in {self.run_dir}: "
+                    f"run `orlvlmf {ref.split('/')[0]}` (or `orlvlmf fit`) on this config first"
+                )
+            paths[ref] = self.run_dir / rel
+            hashes[ref] = outputs[rel]["sha256"]
+        return paths, hashes
+
+    def fingerprint(self, stage: Stage, name: str, seed: int | None, input_hashes: dict) -> str:
+        return canonical_hash(
+            {
+                "stage": name,
+                "version": stage.version,
+                "seed": seed,
+                "sections": {s: _section(self.cfg, s) for s in stage.sections},
+                "inputs": input_hashes,
+            }
+        )
+
+    # -- running --------------------------------------------------------------------------------
+    def run_stage(self, name: str, force: bool = False) -> list[StageResult]:
+        stage = load_stage(name)
+        return [self._run_one(stage, name, seed, force) for seed in self._seeds(stage)]
+
+    def _run_one(self, stage: Stage, name: str, seed: int | None, force: bool) -> StageResult:
+        key = stage_key(name, seed)
+        inputs, input_hashes = self._inputs(stage, name, seed)
+        fp = self.fingerprint(stage, name, seed, input_hashes)
+        rec = self.manifest.get(key)
+        if (
+            not force
+            and rec is not None
+            and rec.get("fingerprint") == fp
+            and self.manifest.outputs_intact(self.run_dir, key) is not None
+        ):
+            self.echo(f"{key}: up to date, skipped ({_one_line(rec.get('summary', {}))})")
+            return StageResult(key, "skipped", 0.0, rec.get("summary", {}))
+
+        staging = self.run_dir / ".staging" / key
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        work_root = self.run_dir / ".work"
+        work = work_root / f"{key}-{fp[:16]}"
+        for stale in work_root.glob(f"{key}-*"):
+            if stale != work:
+                shutil.rmtree(stale, ignore_errors=True)
+        resumed = work.exists()
+        work.mkdir(parents=True, exist_ok=True)
+        ctx = StageContext(
+            cfg=self.cfg,
+            run_dir=self.run_dir,
+            stage=name,
+            seed=seed,
+            staging_dir=staging,
+            work_dir=work,
+            inputs=inputs,
+            artifacts_dir=self.run_dir / _seed_dir(seed) if seed is not None else self.run_dir,
+        )
+        self.echo(f"{key}: {'resuming' if resumed else 'running'}" + (
+            f" ({stage.description})" if stage.description else ""))
+        t0 = time.perf_counter()
+        summary = stage.run(ctx) or {}
+        seconds = time.perf_counter() - t0
+        missing = [o for o in stage.outputs if not (staging / o).exists()]
+        if missing:
+            raise StageError(f"stage '{name}' finished without writing {', '.join(missing)}")
+        outputs = {}
+        self.manifest.drop(key)  # from here on the old record no longer describes what is on disk
+        for o in stage.outputs:
+            rel = _seed_dir(seed) + o
+            _replace(staging / o, self.run_dir / rel)
+            outputs[rel] = Manifest.describe_output(self.run_dir / rel)
+        summary = {**summary, "seconds": round(seconds, 2)}
+        self.manifest.put(key, {"fingerprint": fp, "outputs": outputs, "summary": summary,
+                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        self.echo(f"{key}: done in {seconds:.1f} s ({_one_line(summary)})")
+        return StageResult(key, "ran", seconds, summary)
+
+    def run(self, names: Iterable[str] | None = None, force: bool = False) -> list[StageResult]:
+        names = list(names if names is not None else self.cfg.stages)
+        for n in names:  # fail before any work if a stage is unknown or not landed yet
+            load_stage(n)
+        results: list[StageResult] = []
+        for n in names:
+            results += self.run_stage(n, force=force)
+        return results
+
+
+def _one_line(summary: dict) -> str:
+    items = [f"{k}={_fmt(v)}" for k, v in summary.items() if not isinstance(v, (dict, list))]
+    return ", ".join(items) or "no summary"
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,85 @@
+"""What a pipeline stage is, and what it sees while it runs.
+
+A stage reads config sections and upstream artifacts and writes its own artifacts.  It never
+writes into the run directory directly: it writes into ``ctx.output(name)`` (a staging path) and
+the runner moves finished artifacts into place, so an interrupted stage leaves nothing that looks
+complete.  A stage that can resume keeps its checkpoints in ``ctx.work_dir``, which survives an
+interruption as long as the stage's inputs are unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from omegaconf import DictConfig
+
+log = logging.getLogger("orlvlmf")
+
+
+class StageError(RuntimeError):
+    """A stage cannot run (missing input, unavailable implementation, bad data)."""
+
+
+class StageUnavailable(StageError):
+    """The stage exists in the pipeline but its implementation has not landed yet."""
+
+
+@dataclass
+class StageContext:
+    """Everything a running stage may touch."""
+
+    cfg: DictConfig
+    run_dir: Path
+    stage: str
+    seed: int | None
+    staging_dir: Path
+    work_dir: Path
+    inputs: dict[str, Path] = field(default_factory=dict)
+    artifacts_dir: Path | None = None
+
+    def output(self, name: str) -> Path:
+        """Path to write artifact ``name`` to; it is moved into place when the stage succeeds."""
+        path = self.staging_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def input(self, name: str) -> Path:
+        """Final path of an upstream artifact (``stage/artifact`` or a bare artifact name)."""
+        if name in self.inputs:
+            return self.inputs[name]
+        matches = [p for k, p in self.inputs.items() if k.split("/", 1)[-1] == name]
+        if len(matches) == 1:
+            return matches[0]
+        raise StageError(
+            f"stage '{self.stage}' asked for input '{name}', which is not among its inputs "
+            f"({', '.join(self.inputs) or 'none'})"
+        )
+
+    def log(self, message: str) -> None:
+        log.info("[%s] %s", self.stage, message)
+
+
+class Stage:
+    """Base class of pipeline stages; register subclasses with ``@register("stages", NAME)``.
+
+    Class attributes
+        sections: config sections (dotted) whose content decides whether the stage must rerun
+        inputs: upstream ``stage/artifact`` names it reads
+        outputs: artifact names it writes (files or directories under its staging dir)
+        per_seed: run once per entry of ``seeds`` (artifacts under ``seed_<k>/``)
+        version: bump when the stage's behaviour changes so old artifacts are redone
+    """
+
+    sections: ClassVar[tuple[str, ...]] = ()
+    inputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
+    per_seed: ClassVar[bool] = False
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+
+    def run(self, ctx: StageContext) -> dict[str, Any] | None:
+        """Do the work; return a small summary dict (shown as one line, kept in the manifest)."""
+        raise NotImplementedError
