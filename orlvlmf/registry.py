@@ -42,6 +42,10 @@ BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: How one component of each kind is called in messages.
+SINGULAR = {"encoders": "encoder", "envs": "env", "feedback": "feedback backend",
+            "learners": "learner", "datasets": "dataset reader", "stages": "stage"}
+
 ENTRY_POINT_PREFIX = "orlvlmf."
 BUILTIN_DIST = "orlvlmf"
 
@@ -106,7 +110,7 @@ class Registry:
                 same = old.target == entry.target or (old.obj is not None and old.obj is entry.obj)
                 if not same:
                     raise RegistryError(
-                        f"two components claim the {entry.kind[:-1]} name '{entry.name}': "
+                        f"two components claim the {SINGULAR[entry.kind]} name '{entry.name}': "
                         f"{old.target} (from package '{old.dist}') and {entry.target} "
                         f"(from package '{entry.dist}'). Uninstall one of the two packages or "
                         f"rename one entry point."
@@ -172,7 +176,7 @@ class Registry:
         if name not in table:
             available = sorted(table)
             hint = _closest(str(name), available)
-            msg = f"unknown {kind[:-1]} '{name}'. Available {kind}: " + (
+            msg = f"unknown {SINGULAR[kind]} '{name}'. Available {kind}: " + (
                 ", ".join(available) if available else "(none installed)"
             )
             if hint:

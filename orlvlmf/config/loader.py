@@ -28,7 +28,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from orlvlmf.registry import REGISTRY, RegistryError
+from orlvlmf.registry import REGISTRY, SINGULAR, RegistryError
 
 COMMAND_LINE = "the command line"
 SECRET_KEY = re.compile(r"(^|_)(api_?key|token|secret|password)$", re.IGNORECASE)
@@ -204,6 +204,9 @@ class _Checker:
             if kind is not None:
                 if not isinstance(value, Mapping):
                     value = {"name": value}  # ``encoder: mlp`` is short for ``encoder: {name: mlp}``
+                default = f.default_factory() if callable(f.default_factory) else {}
+                if value.get("name", default.get("name")) == default.get("name"):
+                    value = {**default, **value}  # options for the default component
                 components[key] = (kind, dict(value))
             elif dataclasses.is_dataclass(sub) and isinstance(value, Mapping):
                 plain[key] = self.check(dict(value), sub, dotted + ".")
@@ -214,7 +217,7 @@ class _Checker:
             base = OmegaConf.structured(cls)
             for key, f in fields.items():
                 if component_kind(f) is not None:
-                    components.setdefault(key, (component_kind(f), dict(getattr(base, key))))
+                    components.setdefault(key, (component_kind(f), f.default_factory()))
             merged = OmegaConf.merge(
                 base, {k: v for k, v in plain.items()}
             )
@@ -235,7 +238,7 @@ class _Checker:
                 options = ", ".join(REGISTRY.names(kind))
             except RegistryError:
                 options = "?"
-            self.fail(dotted, f"'{dotted}.name' is required: which {kind[:-1]} to use ({options})")
+            self.fail(dotted, f"'{dotted}.name' is required: which {SINGULAR[kind]} to use ({options})")
         try:
             cfg_cls = REGISTRY.config_class(kind, name)
         except RegistryError as err:

@@ -1,0 +1,215 @@
+"""``orlvlmf`` command line: the whole pipeline (``fit``), each stage, and inspection commands.
+
+Every run command takes ``--config FILE_OR_NAME`` and any number of ``key.path=value`` overrides.
+Errors in configs, plugins, stages or data end the command with one line saying what is wrong
+(exit code 2); set ``ORLVLMF_DEBUG=1`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Callable, Sequence
+
+STAGE_COMMANDS = {
+    "collect": "collect the offline dataset (or import one): dataset.h5",
+    "label": "sample frame pairs and get preference labels: labels.sqlite, pairs.npz",
+    "reward": "train the Bradley-Terry reward model: reward_model.ckpt",
+    "relabel": "score every transition with the learned reward: rewards.npz",
+    "train": "train the policy (IQL or a baseline) on the relabeled data: policy.ckpt",
+    "evaluate": "roll the policy out in the env: eval.json",
+    "report": "write report.md and plots",
+}
+
+
+def _runtime_defaults() -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config", "-c", required=True,
+        help="run config: a YAML path, or the name of a shipped config (see `orlvlmf configs`)",
+    )
+    p.add_argument("overrides", nargs="*", metavar="key.path=value",
+                   help="dot-list overrides merged over the config, e.g. reward.max_epochs=5")
+
+
+def _load(args: argparse.Namespace):
+    from orlvlmf.config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+def _set_threads(cfg) -> None:
+    import torch
+
+    torch.set_num_threads(int(cfg.trainer.num_threads))
+
+
+def _pipeline(cfg):
+    from orlvlmf.pipeline.runner import Pipeline
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    _set_threads(cfg)
+    return Pipeline(cfg)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    pipe = _pipeline(cfg)
+    results = pipe.run(force=args.force)
+    ran = sum(r.status == "ran" for r in results)
+    print(f"fit: {len(results)} stage runs ({ran} ran, {len(results) - ran} up to date) in {pipe.run_dir}")
+    return 0
+
+
+def _stage_command(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        cfg = _load(args)
+        _pipeline(cfg).run([name], force=args.force)
+        return 0
+
+    return run
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from orlvlmf.registry import KINDS, REGISTRY
+
+    kinds = [args.kind] if args.kind else list(KINDS)
+    for kind in kinds:
+        entries = REGISTRY.entries(kind)
+        print(f"{kind}:")
+        if not entries:
+            print("  (none)")
+        for e in entries:
+            print(f"  {e.name:<18} {e.dist:<22} {e.target}")
+    return 0
+
+
+def cmd_configs(args: argparse.Namespace) -> int:
+    from orlvlmf.config.loader import shipped_config_dir, shipped_configs
+
+    print(f"shipped configs ({shipped_config_dir()}):")
+    for name in shipped_configs():
+        print(f"  {name}")
+    return 0
+
+
+def cmd_show_config(args: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    print(OmegaConf.to_yaml(_load(args), resolve=False), end="")
+    return 0
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from orlvlmf.pipeline.runner import run_dir_of
+
+    cfg = _load(args)
+    run_dir = run_dir_of(cfg)
+    store = Path(cfg.labels.shared_path) if cfg.labels.shared_path else run_dir / "labels.sqlite"
+    if not store.exists():
+        raise FileNotFoundError(f"no label store at {store}: run `orlvlmf label --config {args.config}` first")
+    try:
+        from orlvlmf.feedback.gallery import write_gallery
+        from orlvlmf.feedback.summary import format_summary, summarize_store
+    except ModuleNotFoundError as err:
+        raise _Unavailable(f"label summaries are not available in this version ({err})") from None
+    print(format_summary(summarize_store(store)))
+    if args.html:
+        out = write_gallery(store, run_dir / "dataset.h5", Path(args.html), n=args.n)
+        print(f"gallery: {out}")
+    return 0
+
+
+class _Unavailable(RuntimeError):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orlvlmf",
+        description="Offline RL-VLM-F: VLM preference labels → learned reward → offline RL (IQL).",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("fit", help="run the whole pipeline: " + " → ".join(STAGE_COMMANDS),
+                       description="Run every stage of the config in order; stages whose inputs and "
+                       "config are unchanged are skipped, interrupted ones resume.")
+    _add_config_args(p)
+    p.add_argument("--force", action="store_true", help="redo every stage even if up to date")
+    p.set_defaults(func=cmd_fit)
+
+    for name, text in STAGE_COMMANDS.items():
+        p = sub.add_parser(name, help=f"stage: {text}", description=f"Run one stage: {text}.")
+        _add_config_args(p)
+        p.add_argument("--force", action="store_true", help="redo the stage even if up to date")
+        p.set_defaults(func=_stage_command(name))
+
+    p = sub.add_parser("labels", help="summarise a run's label store; --html writes a gallery page")
+    _add_config_args(p)
+    p.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML gallery of queries")
+    p.add_argument("-n", type=int, default=50, help="queries shown in the gallery (default 50)")
+    p.set_defaults(func=cmd_labels)
+
+    p = sub.add_parser("plugins", help="list registered components by kind, with their package")
+    p.add_argument("--kind", help="only this kind")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("configs", help="list the shipped configs usable as --config NAME")
+    p.set_defaults(func=cmd_configs)
+
+    p = sub.add_parser("show-config", help="print the composed, checked config")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_show_config)
+    return parser
+
+
+def _version() -> str:
+    from orlvlmf import __version__
+
+    return f"orlvlmf {__version__}"
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from orlvlmf.config.loader import ConfigError
+    from orlvlmf.pipeline.stage import StageError
+    from orlvlmf.registry import RegistryError
+
+    errors: list[type[BaseException]] = [ConfigError, RegistryError, StageError, _Unavailable,
+                                         FileNotFoundError]
+    try:
+        from orlvlmf.data.dataset import DatasetError
+
+        errors.append(DatasetError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _runtime_defaults()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - turned into one clear line below
+        if os.environ.get("ORLVLMF_DEBUG") or not isinstance(err, _user_errors()):
+            raise
+        print(f"orlvlmf {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

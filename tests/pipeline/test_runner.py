@@ -1,0 +1,183 @@
+"""Stage orchestration with fake stages: skip, redo downstream, resume, atomic artifacts."""
+
+import json
+
+import pytest
+
+from orlvlmf.config import load_config
+from orlvlmf.pipeline.runner import Pipeline
+from orlvlmf.pipeline.stage import Stage, StageError, StageUnavailable
+from orlvlmf.registry import register
+
+CALLS: list[str] = []
+
+
+class Interrupt(Exception):
+    pass
+
+
+@register("stages", "t_source")
+class SourceStage(Stage):
+    sections = ("dataset.episodes",)
+    outputs = ("data.json",)
+
+    def run(self, ctx):
+        CALLS.append("source")
+        n = ctx.cfg.dataset.episodes
+        ctx.output("data.json").write_text(json.dumps(list(range(n))))
+        return {"episodes": n}
+
+
+@register("stages", "t_train")
+class TrainStage(Stage):
+    """Counts to ``train.steps`` with a checkpoint per step; may be told to stop midway."""
+
+    sections = ("train.steps",)
+    inputs = ("t_source/data.json",)
+    outputs = ("model.json",)
+    per_seed = True
+    stop_after: int | None = None
+
+    def run(self, ctx):
+        CALLS.append(f"train@{ctx.seed}")
+        ckpt = ctx.work_dir / "ckpt.json"
+        state = json.loads(ckpt.read_text()) if ckpt.exists() else {"step": 0, "started_at": []}
+        state["started_at"].append(state["step"])
+        data = json.loads(ctx.input("data.json").read_text())
+        out = ctx.output("model.json")
+        out.write_text("partial")  # a half artifact: must never appear in the run dir
+        while state["step"] < ctx.cfg.train.steps:
+            state["step"] += 1
+            ckpt.write_text(json.dumps(state))
+            if TrainStage.stop_after is not None and state["step"] == TrainStage.stop_after:
+                TrainStage.stop_after = None
+                raise Interrupt("killed")
+        out.write_text(json.dumps({"sum": sum(data) * ctx.seed, **state}))
+        return {"steps": state["step"]}
+
+
+def make_cfg(tmp_path, *overrides):
+    return load_config(
+        None,
+        [f"run_dir={tmp_path}", "name=t", "env.name=unused", "seeds=[1,2]", *overrides],
+        schema=_schema(),
+    )
+
+
+def _schema():
+    from dataclasses import dataclass, field
+    from typing import List
+
+    from orlvlmf.data.config import DatasetConfig
+    from orlvlmf.policy.config import TrainConfig
+
+    @dataclass
+    class S:
+        name: str = "???"
+        run_dir: str = "runs"
+        seeds: List[int] = field(default_factory=lambda: [0])
+        env: dict = field(default_factory=dict)
+        dataset: DatasetConfig = field(default_factory=DatasetConfig)
+        train: TrainConfig = field(default_factory=TrainConfig)
+
+    return S
+
+
+@pytest.fixture(autouse=True)
+def _clear():
+    CALLS.clear()
+    TrainStage.stop_after = None
+
+
+def run(cfg, *names):
+    return Pipeline(cfg, echo=lambda _: None).run(list(names) or ["t_source", "t_train"])
+
+
+def test_second_run_skips_everything(tmp_path):
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=4")
+    first = run(cfg)
+    assert [r.status for r in first] == ["ran", "ran", "ran"]
+    assert CALLS == ["source", "train@1", "train@2"]
+    CALLS.clear()
+    second = run(cfg)
+    assert [r.status for r in second] == ["skipped"] * 3 and CALLS == []
+    model = json.loads((tmp_path / "t" / "seed_2" / "model.json").read_text())
+    assert model["sum"] == 3 * 2 and model["step"] == 4
+
+
+def test_changed_upstream_config_redoes_downstream(tmp_path):
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=2"))
+    CALLS.clear()
+    run(make_cfg(tmp_path, "dataset.episodes=5", "train.steps=2"))
+    assert CALLS == ["source", "train@1", "train@2"]
+
+
+def test_changed_downstream_config_keeps_upstream(tmp_path):
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=2"))
+    CALLS.clear()
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=3"))
+    assert CALLS == ["train@1", "train@2"]
+
+
+def test_unrelated_config_change_skips(tmp_path):
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=2"))
+    CALLS.clear()
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=2", "dataset.image_size=32"))
+    assert CALLS == []
+
+
+def test_edited_artifact_is_detected_and_redone(tmp_path):
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=2")
+    run(cfg)
+    (tmp_path / "t" / "data.json").write_text("[7]")
+    CALLS.clear()
+    run(cfg)
+    # the source is redone; it comes out byte-identical, so downstream stays up to date
+    assert CALLS == ["source"]
+    assert (tmp_path / "t" / "data.json").read_text() == "[0, 1, 2]"
+    (tmp_path / "t" / "seed_2" / "model.json").unlink()
+    CALLS.clear()
+    run(cfg)
+    assert CALLS == ["train@2"]
+
+
+def test_interrupted_stage_leaves_no_artifact_and_resumes(tmp_path):
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=6", "seeds=[1]")
+    TrainStage.stop_after = 4
+    with pytest.raises(Interrupt):
+        run(cfg)
+    assert not (tmp_path / "t" / "seed_1" / "model.json").exists()
+    run(cfg)
+    model = json.loads((tmp_path / "t" / "seed_1" / "model.json").read_text())
+    assert model["step"] == 6 and model["started_at"] == [0, 4]  # continued from the checkpoint
+    assert not any((tmp_path / "t" / ".work").iterdir())
+
+
+def test_stage_alone_needs_its_inputs(tmp_path):
+    cfg = make_cfg(tmp_path, "train.steps=1")
+    with pytest.raises(StageError, match="needs 't_source/data.json'.*orlvlmf t_source"):
+        run(cfg, "t_train")
+
+
+def test_unknown_pipeline_stage_fails_before_work(tmp_path):
+    cfg = make_cfg(tmp_path)
+    with pytest.raises(StageUnavailable, match="t_nope"):
+        run(cfg, "t_source", "t_nope")
+    assert CALLS == []
+
+
+def test_missing_builtin_stage_says_not_available_yet(tmp_path, monkeypatch):
+    import orlvlmf.registry as reg
+
+    monkeypatch.setitem(reg.REGISTRY._tables, "stages", {})
+    monkeypatch.setattr(reg.REGISTRY, "_scanned", {"stages"})
+    with pytest.raises(StageUnavailable, match="stage 'relabel' is not available yet"):
+        run(make_cfg(tmp_path), "relabel")
+
+
+def test_saved_config_keeps_env_interpolation_unresolved(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORLVLMF_TEST_SECRET", "sk-very-secret")
+    cfg = make_cfg(tmp_path, "dataset.path=${oc.env:ORLVLMF_TEST_SECRET}")
+    Pipeline(cfg, echo=lambda _: None)
+    text = (tmp_path / "t" / "config.yaml").read_text()
+    assert "sk-very-secret" not in text and "oc.env:ORLVLMF_TEST_SECRET" in text

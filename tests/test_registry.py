@@ -1,0 +1,84 @@
+"""Registry: decorator registration, lookup errors, duplicates, entry points."""
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+
+from orlvlmf.registry import Entry, Registry, RegistryError
+
+
+@dataclass
+class WidgetConfig:
+    width: int = 3
+
+
+def test_decorator_registers_and_creates():
+    reg = Registry()
+
+    @reg.register("encoders", "widget", config=WidgetConfig)
+    class Widget:
+        def __init__(self, width=1):
+            self.width = width
+
+    assert reg.get("encoders", "widget") is Widget
+    assert reg.create("encoders", "widget", width=5).width == 5
+    assert reg.config_class("encoders", "widget") is WidgetConfig
+    assert "widget" in reg.names("encoders")
+
+
+def test_unknown_name_lists_available_and_suggests_closest():
+    reg = Registry()
+    reg.register("encoders", "resnet")(type("R", (), {}))
+    reg.register("encoders", "mlp")(type("M", (), {}))
+    with pytest.raises(RegistryError) as info:
+        reg.get("encoders", "resnt")
+    msg = str(info.value)
+    assert "unknown encoder 'resnt'" in msg
+    assert "mlp" in msg and "resnet" in msg
+    assert "Did you mean 'resnet'?" in msg
+
+
+def test_unknown_kind_is_an_error():
+    with pytest.raises(RegistryError, match="did you mean 'encoders'"):
+        Registry().names("encoder")
+
+
+def test_two_packages_claiming_one_name_is_an_error_naming_both():
+    reg = Registry()
+    reg.add(Entry("envs", "cartpole", "pkg-one", "one.mod:Cart", loader=lambda: None))
+    with pytest.raises(RegistryError) as info:
+        reg.add(Entry("envs", "cartpole", "pkg-two", "two.mod:Cart", loader=lambda: None))
+    assert "pkg-one" in str(info.value) and "pkg-two" in str(info.value)
+
+
+def test_entry_points_load_lazily(monkeypatch):
+    loaded = []
+
+    class FakeEP:
+        name, value, dist = "lazy-enc", "fake.mod:Enc", SimpleNamespace(name="fake-dist")
+
+        def load(self):
+            loaded.append(True)
+            return type("Enc", (), {"Config": WidgetConfig})
+
+    import orlvlmf.registry as registry_mod
+
+    monkeypatch.setattr(
+        registry_mod.metadata, "entry_points",
+        lambda group: [FakeEP()] if group == "orlvlmf.encoders" else [],
+    )
+    monkeypatch.setitem(registry_mod.BUILTIN_MODULES, "encoders", ())
+    reg = Registry()
+    entries = reg.entries("encoders")
+    assert [e.name for e in entries] == ["lazy-enc"] and entries[0].dist == "fake-dist"
+    assert loaded == []  # listing does not import the plugin
+    assert reg.config_class("encoders", "lazy-enc") is WidgetConfig
+    assert loaded == [True]
+
+
+def test_reset_keeps_decorated_components():
+    reg = Registry()
+    reg.register("learners", "mine")(type("L", (), {}))
+    reg.reset()
+    assert "mine" in reg.names("learners")
