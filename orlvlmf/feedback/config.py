@@ -1,4 +1,13 @@
-"""Config of the labeling stage: which pairs are asked about, and the label store."""
+"""Config of the labeling stage: which pairs are asked about, who answers, and the label store.
+
+The ``feedback`` node of a run config selects a backend by name; its other keys are checked
+against the backend's dataclass below::
+
+    feedback: {name: scripted, tie_threshold: 0.0, noise: flip, flip_p: 0.25}
+    feedback: {name: litellm, model: gpt-4o, api_key_env: OPENAI_API_KEY, concurrency: 8}
+
+Secrets never appear here: ``api_key_env`` holds the *name* of an environment variable.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +17,78 @@ from typing import Optional
 
 @dataclass
 class PairsConfig:
-    """Pairs of frames sampled from the dataset for preference queries."""
+    """Pairs of frames sampled from the dataset for preference queries.
+
+    Each transition ``i`` is shown by its next observation ``o'_i`` (the frame the reward model
+    scores by default).  Both frames are drawn uniformly over transitions; two frames of one
+    episode must be at least ``min_gap`` steps apart; pairs whose two images are byte-identical
+    are skipped.  The sampler is prefix-stable: the first K pairs do not depend on ``num_queries``.
+    """
 
     num_queries: int = 2000
     min_gap: int = 10  # minimum time gap between two frames of one episode
     seed: int = 0
+    image_key: str = "image"  # observation shown to the labeler
+    skip_identical: bool = True
 
 
 @dataclass
 class LabelStoreConfig:
-    """SQLite label store; ``shared_path`` lets several runs reuse identical queries."""
+    """SQLite label store; ``shared_path`` lets several runs reuse identical queries.
+
+    Without ``shared_path`` the store lives at ``<run_dir>/.cache/label_store.sqlite``: it
+    outlives config changes of the label stage (a raised budget keeps the answers paid for).
+    """
 
     shared_path: Optional[str] = None
+    gallery_size: int = 50  # queries shown by `orlvlmf labels --html`
+
+
+@dataclass
+class ScriptedConfig:
+    """Scripted teacher from ground-truth reward (no network).
+
+    label = 0 if r0 - r1 > tie_threshold, 1 if r1 - r0 > tie_threshold, else -1.
+
+    Noise (applied to non-tie labels; deterministic per query given ``noise_seed``):
+      * ``flip``: flip with probability ``flip_p``;
+      * ``proximity``: flip with probability p(d) = flip_p * exp(-d / proximity_scale), where
+        d = |r0 - r1| / (max r - min r) is the reward gap relative to the dataset's reward range.
+        Close states (d -> 0) are flipped with probability ``flip_p``; far ones almost never.
+    """
+
+    tie_threshold: float = 0.0
+    noise: str = "none"  # none | flip | proximity
+    flip_p: float = 0.0
+    proximity_scale: float = 0.1
+    noise_seed: int = 0
+
+
+@dataclass
+class LiteLLMConfig:
+    """A VLM reached through litellm (any model string litellm accepts).
+
+    ``api_base`` points at an OpenAI-compatible server (``model: openai/<name>``, vLLM, Ollama).
+    ``api_key_env`` names the environment variable holding the key (None: litellm's own
+    provider variables, e.g. GEMINI_API_KEY).  Budget caps (``max_queries``, ``max_cost_usd``)
+    apply to one labeling invocation; answers already in the store cost nothing.  Cost comes from
+    litellm's price table, or from ``input_usd_per_mtok`` / ``output_usd_per_mtok`` when set.
+    """
+
+    model: str = "gpt-4o"
+    api_base: Optional[str] = None
+    api_key_env: Optional[str] = None
+    prompt_version: str = "v1"
+    two_stage: bool = True
+    image_size: int = 224
+    temperature: float = 0.0
+    max_tokens: int = 600
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    max_retries: int = 5
+    backoff_s: float = 1.0  # first retry waits backoff_s * U(0.5, 1.5), doubling up to max_backoff_s
+    max_backoff_s: float = 60.0
+    max_queries: Optional[int] = None
+    max_cost_usd: Optional[float] = None
+    input_usd_per_mtok: Optional[float] = None
+    output_usd_per_mtok: Optional[float] = None

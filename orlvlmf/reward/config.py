@@ -3,32 +3,53 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from orlvlmf.config.loader import component_field
 
 
 @dataclass
 class RewardConfig:
-    """Bradley-Terry reward model r_psi over a registered encoder."""
+    """Bradley-Terry reward model r_psi: an ensemble of (registered encoder + scalar head).
+
+    ``observation`` is the dataset key the reward model sees (``image``, ``point_cloud`` or
+    ``state``); it need not be the one the labeler saw (labels made on images can train a
+    point-cloud reward).  The encoder node selects a registered encoder and its options, e.g.
+    ``encoder: {name: resnet, model: resnet10t, image_size: 64}``.
+    """
 
     observation: str = "image"  # image | point_cloud | state: what the reward model sees
     encoder: Dict[str, Any] = component_field("encoders", "resnet")
+    head_hidden: List[int] = field(default_factory=list)  # [] = linear head on the features
     ensemble: int = 3
-    segment: int = 1
+    segment: int = 1  # H: frames per segment (o'_i, o'_{i+1}, ... clamped at the episode end)
     ties: str = "drop"  # drop | half  (labels -1 left out, or trained as 0.5 targets)
     lr: float = 3e-4
+    weight_decay: float = 0.0
     batch_size: int = 64
     max_epochs: int = 30
-    patience: int = 3
+    patience: int = 3  # epochs without a better validation accuracy before stopping
     val_fraction: float = 0.2
-    seed: int = 0
+    augment: bool = True  # training-time augmentation of the encoder (random shift / subset)
+    gt_eval_transitions: int = 1000  # held-out transitions for GT correlations (0: off)
+    gt_eval_every: int = 5  # epochs between GT correlations in TensorBoard (final always)
+    seed: int = 0  # added to the run seed
 
 
 @dataclass
 class RelabelConfig:
-    """Scoring every transition with the ensemble mean of r_psi."""
+    """Scoring every transition with the ensemble mean of r_psi.
+
+    ``score: next`` scores o'_i, the frame the labeler was shown for transition i (consistent
+    with ``pairs.npz``); ``current`` scores o_i.  ``normalize``: ``none``; ``minmax`` maps the
+    rewards to [0, 1]; ``zscore`` to zero mean and unit variance; ``iql`` divides by the span of
+    episode returns, r / (max_return - min_return) (IQL's locomotion scaling, without its x1000:
+    use ``scale``).  The result is multiplied by ``scale``.
+    """
 
     score: str = "next"  # next | current observation of a transition
-    normalize: str = "minmax"  # none | minmax | iql
+    normalize: str = "minmax"  # none | minmax | zscore | iql
+    scale: float = 1.0
     batch_size: int = 256
+    prefetch: bool = True  # read + preprocess the next batch while this one is computed
+    channels_last: bool = True
