@@ -106,25 +106,33 @@ class Pipeline:
     def _seeds(self, stage: Stage) -> list[int | None]:
         return list(self.cfg.seeds) if stage.per_seed else [None]
 
-    def _input_key(self, ref: str, seed: int | None) -> tuple[str, str]:
+    def _input_keys(self, ref: str, seed: int | None) -> list[tuple[str, str, str]]:
+        """(name seen by the stage, manifest key, relative path) for one input reference.
+
+        A per-seed artifact read by a stage that is not per seed expands to one input per seed,
+        named ``stage/artifact@seed<k>``.
+        """
         stage_name, artifact = ref.split("/", 1)
-        upstream = load_stage(stage_name)
-        return stage_key(stage_name, seed if upstream.per_seed else None), (
-            _seed_dir(seed if upstream.per_seed else None) + artifact
-        )
+        if not load_stage(stage_name).per_seed:
+            return [(ref, stage_name, artifact)]
+        if seed is not None:
+            return [(ref, stage_key(stage_name, seed), _seed_dir(seed) + artifact)]
+        return [(f"{ref}@seed{s}", stage_key(stage_name, s), _seed_dir(s) + artifact)
+                for s in self.cfg.seeds]
 
     def _inputs(self, stage: Stage, name: str, seed: int | None) -> tuple[dict[str, Path], dict]:
         paths, hashes = {}, {}
-        for ref in stage.inputs:
-            key, rel = self._input_key(ref, seed)
-            outputs = self.manifest.outputs_intact(self.run_dir, key)
-            if outputs is None or rel not in outputs:
-                raise StageError(
-                    f"stage '{name}' needs '{ref}', which is missing or changed in {self.run_dir}: "
-                    f"run `orlvlmf {ref.split('/')[0]}` (or `orlvlmf fit`) on this config first"
-                )
-            paths[ref] = self.run_dir / rel
-            hashes[ref] = outputs[rel]["sha256"]
+        for ref in stage.input_refs(self.cfg):
+            for label, key, rel in self._input_keys(ref, seed):
+                outputs = self.manifest.outputs_intact(self.run_dir, key)
+                if outputs is None or rel not in outputs:
+                    raise StageError(
+                        f"stage '{name}' needs '{label}', which is missing or changed in "
+                        f"{self.run_dir}: run `orlvlmf {ref.split('/')[0]}` (or `orlvlmf fit`) on "
+                        f"this config first"
+                    )
+                paths[label] = self.run_dir / rel
+                hashes[label] = outputs[rel]["sha256"]
         return paths, hashes
 
     def fingerprint(self, stage: Stage, name: str, seed: int | None, input_hashes: dict) -> str:

@@ -67,7 +67,7 @@ class Stage:
 
     Class attributes
         sections: config sections (dotted) whose content decides whether the stage must rerun
-        inputs: upstream ``stage/artifact`` names it reads
+        inputs: upstream ``stage/artifact`` names it reads (or override :meth:`input_refs`)
         outputs: artifact names it writes (files or directories under its staging dir)
         per_seed: run once per entry of ``seeds`` (artifacts under ``seed_<k>/``)
         version: bump when the stage's behaviour changes so old artifacts are redone
@@ -79,6 +79,10 @@ class Stage:
     per_seed: ClassVar[bool] = False
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+
+    def input_refs(self, cfg: DictConfig) -> tuple[str, ...]:
+        """Upstream artifacts this run needs; override when they depend on the config."""
+        return tuple(self.inputs)
 
     def run(self, ctx: StageContext) -> dict[str, Any] | None:
         """Do the work; return a small summary dict (shown as one line, kept in the manifest)."""

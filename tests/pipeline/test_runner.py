@@ -181,3 +181,23 @@ def test_saved_config_keeps_env_interpolation_unresolved(tmp_path, monkeypatch):
     Pipeline(cfg, echo=lambda _: None)
     text = (tmp_path / "t" / "config.yaml").read_text()
     assert "sk-very-secret" not in text and "oc.env:ORLVLMF_TEST_SECRET" in text
+
+
+@register("stages", "t_summary")
+class SummaryStage(Stage):
+    """Not per seed: reads every seed's model."""
+
+    inputs = ("t_train/model.json",)
+    outputs = ("summary.json",)
+
+    def run(self, ctx):
+        CALLS.append("summary")
+        sums = {k: json.loads(p.read_text())["sum"] for k, p in sorted(ctx.inputs.items())}
+        ctx.output("summary.json").write_text(json.dumps(sums))
+
+
+def test_stage_reading_all_seeds_gets_one_input_per_seed(tmp_path):
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1")
+    run(cfg, "t_source", "t_train", "t_summary")
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert summary == {"t_train/model.json@seed1": 3, "t_train/model.json@seed2": 6}
