@@ -8,9 +8,17 @@ export MUJOCO_GL ?= egl
 export LITELLM_LOCAL_MODEL_COST_MAP ?= True
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup run test test-all bench clean
+.PHONY: setup system-deps run test test-all clean
 
 setup: $(STAMP)
+
+# The label-gallery test opens the HTML page in a real headless browser (Debian's chromium).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (headless browser for the gallery test)"; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: install it (e.g. sudo apt-get install chromium) for the gallery test"; fi; }
 
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +28,10 @@ $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 run: setup
 	$(VENV)/bin/orlvlmf fit --config configs/drawer.yaml
 
-test: setup
+test: setup system-deps
 	$(PY) -m pytest
 
-test-all: setup
+test-all: setup system-deps
 	$(PY) -m pytest -m "slow or not slow"
 
 clean:

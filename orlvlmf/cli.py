@@ -72,7 +72,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def _stage_command(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         cfg = _load(args)
-        _pipeline(cfg).run([name], force=args.force)
+        pipe = _pipeline(cfg)
+        pipe.run([name], force=args.force)
+        if name == "label":
+            from orlvlmf.feedback.summary import format_summary, summarize_store
+
+            print(format_summary(summarize_store(pipe.run_dir / "labels.sqlite")))
         return 0
 
     return run
@@ -115,23 +120,17 @@ def cmd_labels(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     run_dir = run_dir_of(cfg)
-    store = Path(cfg.labels.shared_path) if cfg.labels.shared_path else run_dir / "labels.sqlite"
+    store = run_dir / "labels.sqlite"  # this run's rows (also when the live store is shared)
     if not store.exists():
         raise FileNotFoundError(f"no label store at {store}: run `orlvlmf label --config {args.config}` first")
-    try:
-        from orlvlmf.feedback.gallery import write_gallery
-        from orlvlmf.feedback.summary import format_summary, summarize_store
-    except ModuleNotFoundError as err:
-        raise _Unavailable(f"label summaries are not available in this version ({err})") from None
+    from orlvlmf.feedback.gallery import write_gallery
+    from orlvlmf.feedback.summary import format_summary, summarize_store
+
     print(format_summary(summarize_store(store)))
     if args.html:
         out = write_gallery(store, run_dir / "dataset.h5", Path(args.html), n=args.n)
         print(f"gallery: {out}")
     return 0
-
-
-class _Unavailable(RuntimeError):
-    pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,8 +184,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from orlvlmf.pipeline.stage import StageError
     from orlvlmf.registry import RegistryError
 
-    errors: list[type[BaseException]] = [ConfigError, RegistryError, StageError, _Unavailable,
-                                         FileNotFoundError]
+    errors: list[type[BaseException]] = [ConfigError, RegistryError, StageError, FileNotFoundError]
     try:
         from orlvlmf.data.dataset import DatasetError
 

@@ -17,6 +17,7 @@ A component may carry its structured config dataclass in ``register(..., config=
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata as metadata
 import threading
@@ -83,13 +84,18 @@ def _closest(name: str, options: Iterable[str]) -> str | None:
 
 def _dist_of_module(module: str) -> str:
     top = module.split(".")[0]
-    try:
-        dists = metadata.packages_distributions().get(top)
-    except Exception:  # pragma: no cover - broken metadata on the machine
-        dists = None
     if top == "orlvlmf":
         return BUILTIN_DIST
-    return dists[0] if dists else top
+    return _packages_distributions().get(top, [top])[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    """Top-level module → distributions (scanning metadata is slow: done once)."""
+    try:
+        return metadata.packages_distributions()
+    except Exception:  # pragma: no cover - broken metadata on the machine
+        return {}
 
 
 class Registry:
