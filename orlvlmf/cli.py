@@ -185,13 +185,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from orlvlmf.registry import RegistryError
 
     errors: list[type[BaseException]] = [ConfigError, RegistryError, StageError, FileNotFoundError]
-    try:
-        from orlvlmf.data.dataset import DatasetError
+    from orlvlmf.data.dataset import DatasetError
+    from orlvlmf.env import EnvError
 
-        errors.append(DatasetError)
-    except ImportError:
-        pass
-    return tuple(errors)
+    return (*errors, DatasetError, EnvError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,8 +22,10 @@ steps.  Same seed → same episode.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
+import weakref
 from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
@@ -36,6 +38,28 @@ def default_mujoco_gl() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     if os.environ["MUJOCO_GL"] == "egl":
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+
+_OPEN_ENVS: "weakref.WeakSet[Env]" = weakref.WeakSet()
+
+
+def close_at_exit(env: "Env") -> None:
+    """Close ``env`` at interpreter exit, before the GL libraries tear down.
+
+    Call it right after creating a renderer: exit hooks run last-registered first, so the hook is
+    moved behind the GL library's own (registered when its context was first made).
+    """
+    atexit.unregister(_close_open_envs)
+    atexit.register(_close_open_envs)
+    _OPEN_ENVS.add(env)
+
+
+def _close_open_envs() -> None:
+    for env in list(_OPEN_ENVS):
+        try:
+            env.close()
+        except Exception:  # a GL context already gone: nothing left to free
+            pass
 
 
 class EnvError(ValueError):
@@ -92,6 +116,10 @@ class Env:
 
     def close(self) -> None:
         pass
+
+    def camera_info(self) -> dict:
+        """How images are rendered (kept in dataset metadata)."""
+        return {"name": "default"}
 
     # -- shared -------------------------------------------------------------------------------
     def observe(self) -> dict[str, np.ndarray]:
@@ -188,4 +216,5 @@ def make_env(env_cfg: Any, observations: Sequence[str] = ("state", "image"), ima
                      horizon=None if horizon is None else int(horizon))
 
 
-__all__ = ["Env", "EnvSpec", "EnvError", "make_env", "default_mujoco_gl", "OBSERVATION_KINDS"]
+__all__ = ["Env", "EnvSpec", "EnvError", "make_env", "default_mujoco_gl", "close_at_exit",
+           "OBSERVATION_KINDS"]

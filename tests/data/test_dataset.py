@@ -193,3 +193,21 @@ def test_writer_rejects_bad_episodes(tmp_path):
         with DatasetWriter(tmp_path / "d.h5"):
             pass
     assert not list(tmp_path.iterdir())
+
+
+def test_sparse_reads_match_numpy(tmp_path):
+    rng = np.random.default_rng(5)
+    path = tmp_path / "big.h5"
+    eps = [_episode(rng, 60, size=8) for _ in range(4)]
+    with DatasetWriter(path) as w:
+        for ep in eps:
+            w.add_episode(**ep)
+    ds = OfflineDataset.open(path)
+    full = np.concatenate([e["observations"]["image"][:-1] for e in eps])
+    nxt = np.concatenate([e["observations"]["state"][1:] for e in eps])
+    for idx in ([239, 3, 120, 3, 121, 122, 239, 0], [200, 7], [50, 50, 50]):
+        idx = np.array(idx)
+        np.testing.assert_array_equal(ds.observations("image", idx), full[idx])
+        np.testing.assert_array_equal(ds.next_observations("state", idx), nxt[idx])
+    idx = rng.integers(0, 240, 64)
+    np.testing.assert_array_equal(ds.observations("image", idx), full[idx])

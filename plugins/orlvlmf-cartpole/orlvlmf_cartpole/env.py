@@ -7,7 +7,9 @@ Dynamics (classic cart-pole, Euler step tau = 0.02 s, F = force_per_unit * a, a 
     x''    = temp - m_p l θ'' cos θ / (m_c + m_p)
 
 No failure termination: θ is clamped to ±max_angle and x to ±x_limit (the velocity pointing
-further out is zeroed there).  GT reward r = -|θ in degrees| per step; success = |θ| < 2°.
+further out is zeroed there).  GT reward r = -|θ in degrees| per step; success at step t when
+the pole stayed within ±2° for the last 25 steps (0.5 s): the start is near upright, so a plain
+|θ| < 2° test would count every episode's first steps as success.
 The image keeps the cart at the centre: only the pole angle is visible.
 """
 
@@ -20,6 +22,7 @@ from orlvlmf.env import Env
 GRAVITY, CART_MASS, POLE_MASS, HALF_LENGTH, TAU = 9.8, 1.0, 0.1, 0.5, 0.02
 POLE_RGB = (202, 152, 101)
 SUCCESS_DEG = 2.0
+SUCCESS_STEPS = 25
 
 
 def _lqr_gain() -> np.ndarray:
@@ -52,12 +55,14 @@ class CartpoleEnv(Env):
         self.s = np.zeros(4)
         self._rng = np.random.default_rng()
         self._gain = None
+        self._upright_steps = 0
 
     def _reset(self, seed):
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         n = self.cfg.init_noise
         self.s = self._rng.uniform(-n, n, size=4)
+        self._upright_steps = 0
 
     def _state(self):
         return self.s.copy()
@@ -83,7 +88,9 @@ class CartpoleEnv(Env):
                 x_dot = 0.0
         self.s = np.array([x, x_dot, th, th_dot])
         deg = abs(np.rad2deg(th))
-        return -deg, deg < SUCCESS_DEG, {"pole_angle_deg": float(np.rad2deg(th))}
+        self._upright_steps = self._upright_steps + 1 if deg < SUCCESS_DEG else 0
+        success = self._upright_steps >= SUCCESS_STEPS
+        return -deg, success, {"pole_angle_deg": float(np.rad2deg(th))}
 
     def expert_action(self, obs=None):
         """LQR balance controller: F = -K s, as a unit action."""
@@ -91,6 +98,9 @@ class CartpoleEnv(Env):
             self._gain = _lqr_gain()
         force = -float(self._gain @ self.s)
         return np.clip([force / self.cfg.force_per_unit], -1.0, 1.0).astype(np.float32)
+
+    def camera_info(self):
+        return {"name": "side", "view": "side view, cart kept at the centre", "frame_width_m": 4.0}
 
     def render(self, size=None):
         """Upright RGB image, cart at the centre, black cart and brown pole on white."""
