@@ -41,7 +41,6 @@ class LabelStoreConfig:
     """
 
     shared_path: Optional[str] = None
-    gallery_size: int = 50  # queries shown by `orlvlmf labels --html`
 
 
 @dataclass

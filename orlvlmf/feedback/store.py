@@ -1,0 +1,224 @@
+"""Durable SQLite label store: one row per query, committed as each answer arrives.
+
+A query is identified by its ``query_key`` = sha256(pair key, backend identity, task text), where
+the pair key hashes both images' bytes and their order and the backend identity holds the backend,
+model, prompt version and every option that changes the answer.  Rows have a ``status``:
+
+* ``answered`` — final; never asked again (the label may be -1);
+* ``stage1``  — the analysis of a two-stage query is stored, the label call is still due
+  (a resumed run sends only the label call);
+* ``failed``  — retries exhausted; asked again by the next run.
+
+The database runs in WAL mode: an answer committed before a ``kill -9`` is on disk.  Several runs
+may share one store file (``labels.shared_path``); SQLite's locking serialises their writes.
+Runs sharing a store reuse each other's *stored* answers; two runs asking the same new query at
+the same moment both send it (there is no cross-process claim on in-flight queries).
+Table ``sessions`` keeps one row per labeling invocation (counts, cost, stop reason).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+SCHEMA_VERSION = 1
+
+QUERY_COLUMNS: tuple[str, ...] = (
+    "query_key", "pair_key", "idx0", "idx1", "image_key", "backend", "model", "prompt_version",
+    "task", "status", "stage1_text", "stage2_text", "label", "clean", "latency_s",
+    "prompt_tokens", "completion_tokens", "cost_usd", "calls", "retries", "error",
+    "session_id", "created_at", "updated_at",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS queries (
+    query_key TEXT PRIMARY KEY,
+    pair_key TEXT NOT NULL,
+    idx0 INTEGER, idx1 INTEGER,
+    image_key TEXT,
+    backend TEXT, model TEXT, prompt_version TEXT, task TEXT,
+    status TEXT NOT NULL,
+    stage1_text TEXT, stage2_text TEXT,
+    label INTEGER, clean INTEGER,
+    latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL,
+    calls INTEGER DEFAULT 0, retries INTEGER DEFAULT 0,
+    error TEXT,
+    session_id INTEGER,
+    created_at REAL, updated_at REAL
+);
+CREATE INDEX IF NOT EXISTS queries_pair ON queries (pair_key);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    backend TEXT, model TEXT,
+    started REAL, updated REAL, finished REAL,
+    requested INTEGER DEFAULT 0, cached INTEGER DEFAULT 0, sent INTEGER DEFAULT 0,
+    answered INTEGER DEFAULT 0, failed INTEGER DEFAULT 0, retries INTEGER DEFAULT 0,
+    calls INTEGER DEFAULT 0, cost_usd REAL DEFAULT 0, seconds REAL, stop_reason TEXT
+);
+"""
+
+SESSION_FIELDS = ("requested", "cached", "sent", "answered", "failed", "retries", "calls",
+                  "cost_usd", "seconds", "stop_reason")
+
+
+class StoreError(RuntimeError):
+    """The label store file is unusable; the message names the file."""
+
+
+class LabelStore:
+    """Read and write one store file (one thread at a time; open one per process)."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            if not self.path.is_file():
+                raise StoreError(f"label store {self.path} does not exist")
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=60,
+                                        check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=60,
+                                        check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        try:
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.executescript(_SCHEMA)
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                  (str(SCHEMA_VERSION),))
+            version = self.conn.execute(
+                "SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as err:
+            self.conn.close()
+            raise StoreError(f"{self.path}: not a usable label store ({err}); move it away or "
+                             f"point labels.shared_path elsewhere") from None
+        if version is None or int(version[0]) != SCHEMA_VERSION:
+            self.conn.close()
+            raise StoreError(f"{self.path}: label store schema version {version and version[0]} "
+                             f"is not {SCHEMA_VERSION}; this orlvlmf cannot read it")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "LabelStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------------------------
+    def lookup(self, keys: Iterable[str]) -> dict[str, dict]:
+        """Rows (as dicts) of the given query keys that exist, by key."""
+        out: dict[str, dict] = {}
+        keys = list(dict.fromkeys(keys))
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = f"SELECT * FROM queries WHERE query_key IN ({','.join('?' * len(chunk))})"
+            for row in self.conn.execute(q, chunk):
+                out[row["query_key"]] = dict(row)
+        return out
+
+    def rows(self, where: str = "", params: Sequence[Any] = ()) -> list[dict]:
+        sql = "SELECT * FROM queries" + (f" WHERE {where}" if where else "") + " ORDER BY rowid"
+        return [dict(r) for r in self.conn.execute(sql, params)]
+
+    def sessions(self) -> list[dict]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM sessions ORDER BY id")]
+
+    def count(self, status: str | None = None) -> int:
+        if status is None:
+            return self.conn.execute("SELECT COUNT(*) FROM queries").fetchone()[0]
+        return self.conn.execute("SELECT COUNT(*) FROM queries WHERE status=?", (status,)).fetchone()[0]
+
+    # -- writing ------------------------------------------------------------------------------
+    def _upsert_sql(self, cols: Sequence[str], protect_answered: bool) -> str:
+        updates = ", ".join(f"{c}=excluded.{c}" for c in cols if c not in ("query_key", "created_at"))
+        guard = " WHERE queries.status != 'answered'" if protect_answered else ""
+        return (f"INSERT INTO queries ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT(query_key) DO UPDATE SET {updates}{guard}")
+
+    def put(self, row: Mapping[str, Any]) -> None:
+        """Insert or update one row and commit (an ``answered`` row is never overwritten)."""
+        self.put_many([row])
+
+    def put_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or update rows in one transaction; ``answered`` rows are never overwritten."""
+        if not rows:
+            return
+        now = time.time()
+        by_cols: dict[tuple[str, ...], list[tuple]] = {}
+        for r in rows:
+            unknown = set(r) - set(QUERY_COLUMNS)
+            if unknown:
+                raise StoreError(f"unknown store column(s) {sorted(unknown)}")
+            r = {"created_at": now, "updated_at": now, **r}
+            cols = tuple(c for c in QUERY_COLUMNS if c in r)
+            by_cols.setdefault(cols, []).append(tuple(r[c] for c in cols))
+        with self._transaction():
+            for cols, values in by_cols.items():
+                self.conn.executemany(self._upsert_sql(cols, protect_answered=True), values)
+
+    def _transaction(self):
+        conn = self.conn
+
+        class _Tx:
+            def __enter__(self_inner):
+                conn.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self_inner, exc_type, exc, tb):
+                conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+        return _Tx()
+
+    # -- sessions -----------------------------------------------------------------------------
+    def start_session(self, backend: str, model: str, requested: int, cached: int) -> int:
+        now = time.time()
+        cur = self.conn.execute(
+            "INSERT INTO sessions (backend, model, started, updated, requested, cached) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (backend, model, now, now, requested, cached))
+        return int(cur.lastrowid)
+
+    def update_session(self, session_id: int, finished: bool = False, **fields: Any) -> None:
+        unknown = set(fields) - set(SESSION_FIELDS)
+        if unknown:
+            raise StoreError(f"unknown session field(s) {sorted(unknown)}")
+        now = time.time()
+        sets = ", ".join([f"{k}=?" for k in fields] + ["updated=?"] + (["finished=?"] if finished else []))
+        values = list(fields.values()) + [now] + ([now] if finished else [])
+        self.conn.execute(f"UPDATE sessions SET {sets} WHERE id=?", values + [session_id])
+
+    # -- export -------------------------------------------------------------------------------
+    def snapshot(self, dst: str | Path, keys: Iterable[str] | None = None,
+                 session_ids: Iterable[int] | None = None) -> Path:
+        """Copy rows (all, or those of ``keys``) and sessions into a new single-file store."""
+        dst = Path(dst)
+        dst.unlink(missing_ok=True)
+        out = sqlite3.connect(str(dst), isolation_level=None)
+        try:
+            out.execute("PRAGMA journal_mode=DELETE")
+            out.executescript(_SCHEMA)
+            out.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            rows = list(self.lookup(keys).values()) if keys is not None else self.rows()
+            sess = self.sessions()
+            if session_ids is not None:
+                wanted = set(session_ids)
+                sess = [s for s in sess if s["id"] in wanted]
+            out.execute("BEGIN")
+            if rows:
+                cols = list(rows[0])
+                out.executemany(f"INSERT INTO queries ({', '.join(cols)}) VALUES "
+                                f"({', '.join('?' * len(cols))})", [tuple(r[c] for c in cols) for r in rows])
+            if sess:
+                cols = list(sess[0])
+                out.executemany(f"INSERT INTO sessions ({', '.join(cols)}) VALUES "
+                                f"({', '.join('?' * len(cols))})", [tuple(s[c] for c in cols) for s in sess])
+            out.execute("COMMIT")
+        finally:
+            out.close()
+        return dst

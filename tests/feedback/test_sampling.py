@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from feedback_helpers import bar_frame
+from orlvlmf.data.dataset import DatasetWriter, OfflineDataset
+from orlvlmf.feedback.images import pair_key
+from orlvlmf.feedback.sampling import PairSamplingError, order_by_disagreement, sample_pairs
+
+
+def test_pairs_respect_gap_are_unique_seeded_and_keyed(bar_dataset):
+    ds = OfflineDataset.open(bar_dataset)
+    p = sample_pairs(ds, 60, min_gap=8, seed=3)
+    assert len(p.idx0) == len(p.idx1) == len(p.pair_keys) == 60
+    same = ds.episode_index[p.idx0] == ds.episode_index[p.idx1]
+    assert np.all(np.abs(ds.step_index[p.idx0] - ds.step_index[p.idx1])[same] >= 8)
+    assert same.any() and (~same).any()
+    assert len({(min(a, b), max(a, b)) for a, b in zip(p.idx0, p.idx1)}) == 60
+    f = ds.next_observations("image", np.stack([p.idx0[:5], p.idx1[:5]], 1))
+    assert [pair_key(a, b) for a, b in f] == p.pair_keys[:5]
+    q = sample_pairs(ds, 60, min_gap=8, seed=3)
+    assert np.array_equal(p.idx0, q.idx0) and np.array_equal(p.idx1, q.idx1)
+    r = sample_pairs(ds, 60, min_gap=8, seed=4)
+    assert not np.array_equal(p.idx0, r.idx0)
+
+
+def test_prefix_stable(bar_dataset):
+    ds = OfflineDataset.open(bar_dataset)
+    small, big = sample_pairs(ds, 7, 2, 0), sample_pairs(ds, 70, 2, 0)
+    assert np.array_equal(small.idx0, big.idx0[:7]) and small.pair_keys == big.pair_keys[:7]
+
+
+def test_identical_images_are_skipped(tmp_path):
+    frame = bar_frame(10, 0)
+    with DatasetWriter(tmp_path / "d.h5", {"task": "t"}) as w:
+        w.add_episode({"image": np.stack([frame] * 11)}, np.zeros((10, 1)))
+        w.add_episode({"image": np.stack([bar_frame(i, 99) for i in range(11)])}, np.zeros((10, 1)))
+    ds = OfflineDataset.open(tmp_path / "d.h5")
+    p = sample_pairs(ds, 30, min_gap=0, seed=0)
+    f = ds.next_observations("image", np.stack([p.idx0, p.idx1], 1))
+    assert all(not np.array_equal(a, b) for a, b in f)
+    both_first = (ds.episode_index[p.idx0] == 0) & (ds.episode_index[p.idx1] == 0)
+    assert not both_first.any()
+
+
+def test_impossible_request_is_a_clear_error(bar_dataset):
+    ds = OfflineDataset.open(bar_dataset)
+    with pytest.raises(PairSamplingError, match="Lower pairs.num_queries"):
+        sample_pairs(ds, 100000, min_gap=1, seed=0)
+    with pytest.raises(PairSamplingError, match="pairs.image_key 'rgb' is not"):
+        sample_pairs(ds, 5, image_key="rgb")
+
+
+def test_order_by_disagreement_puts_contested_pairs_first():
+    r = np.array([[0.0, 1.0, 5.0, 0.0], [0.0, 1.0, -5.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    idx0, idx1 = np.array([0, 0, 3]), np.array([1, 2, 0])
+    order = order_by_disagreement(idx0, idx1, r)
+    assert order[0] == 1  # members disagree strongly on (0, 2)
+    assert order[-1] == 2  # all agree on (3, 0)
+
+
+def test_the_same_two_pictures_are_asked_once(tmp_path):
+    frames = np.stack([bar_frame(i % 3, 0) for i in range(31)])  # only 3 distinct pictures
+    with DatasetWriter(tmp_path / "d.h5", {"task_text": "t"}) as w:
+        w.add_episode({"image": frames}, np.zeros((30, 1)))
+    ds = OfflineDataset.open(tmp_path / "d.h5")
+    p = sample_pairs(ds, 3, min_gap=0, seed=0)  # 3 unordered pairs of distinct pictures exist
+    assert len(set(p.pair_keys)) == 3
+    with pytest.raises(PairSamplingError):
+        sample_pairs(ds, 4, min_gap=0, seed=0)
