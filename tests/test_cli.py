@@ -133,3 +133,20 @@ def test_plugins_lists_builtins(capsys):
 def test_console_script_is_installed():
     exe = shutil.which("orlvlmf", path=str(Path(sys.executable).parent))
     assert exe is not None, "the orlvlmf console script is missing from the venv: run `make setup`"
+
+
+def test_sigterm_inside_lightning_is_not_reported_as_success(monkeypatch, capsys):
+    """Lightning raises SIGTERMException (a SystemExit with code 0) when killed mid-fit."""
+    from orlvlmf._compat.torchvision_ops import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    import orlvlmf.cli as cli
+
+    def killed(args):
+        raise SIGTERMException
+
+    monkeypatch.setattr(cli, "cmd_show_config", killed)
+    assert cli.main(["show-config", "--config", "drawer.yaml"]) == 143
+    assert "rerun the same command to resume" in capsys.readouterr().err

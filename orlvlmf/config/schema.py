@@ -10,6 +10,7 @@ from orlvlmf.data.config import DatasetConfig
 from orlvlmf.evaluation.config import EvaluationConfig
 from orlvlmf.feedback.config import LabelStoreConfig, PairsConfig
 from orlvlmf.policy.config import TrainConfig
+from orlvlmf.reward.clip_reward import ClipRewardConfig
 from orlvlmf.reward.config import RelabelConfig, RewardConfig
 
 DEFAULT_STAGES = ["collect", "label", "reward", "relabel", "train", "evaluate", "report"]
@@ -43,6 +44,7 @@ class RunConfig:
     labels: LabelStoreConfig = field(default_factory=LabelStoreConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     relabel: RelabelConfig = field(default_factory=RelabelConfig)
+    clip: ClipRewardConfig = field(default_factory=ClipRewardConfig)  # the CLIP-reward baseline
     policy: Dict[str, Any] = component_field("learners", "iql")
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)

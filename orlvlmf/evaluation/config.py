@@ -7,8 +7,14 @@ from dataclasses import dataclass
 
 @dataclass
 class EvaluationConfig:
-    """Policy rollouts in the env plugin."""
+    """Policy rollouts (mean action) in the env plugin.
+
+    Episode ``i`` is reset with seed ``seed + i`` (the same episodes for every run seed and every
+    method).  ``save_videos`` rollouts are also written as GIFs of ``video_size`` pixels.
+    """
 
     episodes: int = 10
     seed: int = 1000
     save_videos: int = 0
+    video_size: int = 128
+    video_fps: int = 20

@@ -1,16 +1,63 @@
-"""Config of the policy-training stage (the learner itself is a registered component)."""
+"""Configs of the policy stage: ``train`` (how long, which reward) and the learners' own nodes.
+
+Light module: no torch.  ``policy: {name: iql, ...}`` is checked against :class:`IQLConfig`
+(registered with the ``iql`` learner in :mod:`orlvlmf.policy.learners`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Dict, List
+
+from orlvlmf.config.loader import component_field
+
+REWARD_SOURCES = ("learned", "ground_truth", "average", "clip")
+#: reward source → the upstream artifact holding its reward column (the others read the dataset's GT)
+REWARD_ARTIFACTS = {"learned": "relabel/rewards.npz", "clip": "clip_reward/rewards.npz"}
 
 
 @dataclass
 class TrainConfig:
-    """How long and how often: learner hyperparameters live in the learner's own config."""
+    """How long and how often: learner hyperparameters live in the learner's own config.
+
+    ``reward`` picks what the learner is trained on:
+      * ``learned``: ``relabel/rewards.npz`` (the reward model's relabeling; already normalised);
+      * ``ground_truth``: the dataset's true reward (oracle baseline "IQL GT reward");
+      * ``average``: every transition gets the mean true reward (baseline "IQL avg. reward").
+    ``reward_scale`` multiplies whichever is used (MetaWorld's 0–10 true reward wants 0.1).
+    """
 
     steps: int = 30000
-    eval_every: int = 5000
+    eval_every: int = 5000  # 0: evaluate only at the end (the evaluate stage)
+    eval_episodes: int = 5  # rollouts per periodic evaluation during training
     checkpoint_every: int = 5000
+    log_every: int = 250
     reward: str = "learned"  # learned | ground_truth | average
-    seed: int = 0
+    reward_scale: float = 1.0
+    seed: int = 0  # added to the run seed
+
+
+@dataclass
+class IQLConfig:
+    """Implicit Q-Learning (Kostrikov et al. 2021) with its D4RL-locomotion defaults.
+
+    ``observation`` names the dataset key the nets read; ``encoder`` is a registered observation
+    encoder, one instance per net.  A state encoder (``mlp``) is the whole net body (Q's input is
+    [s, a]): with its default ``hidden: [256, 256]`` every net is the paper's 2×256 MLP.  Image /
+    point-cloud encoders (``resnet``, ``pointnet2``) feed heads with ``head_hidden`` layers.
+    """
+
+    observation: str = "state"
+    encoder: Dict[str, Any] = component_field("encoders", "mlp")
+    head_hidden: List[int] = field(default_factory=lambda: [256, 256])  # after image/cloud encoders
+    expectile: float = 0.7  # tau
+    beta: float = 3.0  # inverse temperature of the AWR weights
+    gamma: float = 0.99
+    lr: float = 3e-4  # V, Q and actor
+    batch_size: int = 256
+    target_rate: float = 0.005  # Polyak rate of the target twin Q
+    adv_clip: float = 100.0  # exp(beta * A) is clipped at this value
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+    actor_cosine_decay: bool = True
+    normalize_observations: bool = True

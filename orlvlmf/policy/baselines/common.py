@@ -1,0 +1,68 @@
+"""What the baseline learners share: flat observations, normalisation, MLPs, batched ``act``."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from orlvlmf.policy.base import Learner, LearnerError
+from orlvlmf.policy.buffer import TransitionBuffer
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Linear → act → … → Linear(out_dim)."""
+    layers: list[nn.Module] = []
+    d = in_dim
+    for h in hidden:
+        layers += [nn.Linear(d, int(h)), act()]
+        d = int(h)
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
+
+
+class StateLearner(Learner):
+    """A learner over flat observations with o ← (o − mean) / (std + 1e-3) from the dataset."""
+
+    def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
+        super().__init__(cfg, obs_spec, action_dim)
+        if len(self.obs_shape) != 1:
+            raise LearnerError(
+                f"learner '{self.registry_name}' reads flat observations, but '{self.observation_key}' "
+                f"has shape {self.obs_shape}; set policy.observation: state")
+        if int(getattr(self.cfg, "batch_size", 1)) <= 0:
+            raise LearnerError(f"policy.batch_size must be > 0, got {self.cfg.batch_size}")
+        s = self.obs_shape[0]
+        self.obs_dim = s
+        self.register_buffer("obs_mean", torch.zeros(s))
+        self.register_buffer("obs_std", torch.ones(s))
+        self.register_buffer("obs_stats_ready", torch.zeros((), dtype=torch.bool))
+
+    def prepare(self, buffer: TransitionBuffer) -> None:
+        """Normalise the buffer's observations once (statistics kept for ``act``)."""
+        if not (self.cfg.normalize_observations and buffer.packed):
+            return
+        if not bool(self.obs_stats_ready):
+            mean, std = buffer.observation_stats()
+            self.obs_mean.copy_(mean)
+            self.obs_std.copy_(std)
+            self.obs_stats_ready.fill_(True)
+        buffer.normalize_(self.obs_mean, self.obs_std)
+
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        if bool(self.obs_stats_ready):
+            return (obs - self.obs_mean) / self.obs_std
+        return obs
+
+    def _obs_batch(self, obs: Any) -> tuple[torch.Tensor, bool]:
+        """(normalised (B, S) float tensor, whether one observation was given)."""
+        x = torch.as_tensor(np.asarray(obs) if not torch.is_tensor(obs) else obs, device=self.device)
+        single = x.dim() == 1
+        if single:
+            x = x.unsqueeze(0)
+        if x.shape[-1] != self.obs_dim:
+            raise LearnerError(f"act() got observations of width {x.shape[-1]}, the policy was built "
+                               f"for {self.obs_dim}")
+        return self.normalize(x.float()), single

@@ -1,0 +1,51 @@
+"""CLI glue of ``orlvlmf sweep`` (wired into :mod:`orlvlmf.cli` with :func:`add_parser`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "sweep", help="run a table of tasks × qualities × methods × seeds (e.g. --config table1.yaml)",
+        description="Run every cell of a SWEEP config (configs/table1.yaml, configs/table2.yaml; not a "
+                    "run config) through the stages, sharing datasets, labels and reward models; "
+                    "finished cells are skipped, interrupted ones resume. Writes table.md, table.csv "
+                    "and plots/<task>.png under <out_dir>/<name>/.")
+    p.add_argument("--config", "-c", required=True, help="sweep config: a YAML path or a shipped name")
+    p.add_argument("--protocol", help="protocol to use (default: the config's)")
+    p.add_argument("--tasks", nargs="+", help="only these tasks")
+    p.add_argument("--qualities", nargs="+", help="only these dataset qualities")
+    p.add_argument("--methods", nargs="+", help="only these methods")
+    p.add_argument("--seeds", nargs="+", type=int, help="only these seeds")
+    p.add_argument("--dry-run", action="store_true", help="list the cells that would run, run nothing")
+    p.add_argument("--table-only", action="store_true", help="rewrite the tables from finished cells")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failing cell")
+    p.add_argument("overrides", nargs="*", metavar="key.path=value",
+                   help="overrides of the sweep config (e.g. out_dir=/data/sweeps); put them before "
+                        "--tasks/--qualities/--methods/--seeds, which take every word after them")
+    p.set_defaults(func=cmd_sweep)
+    return p
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import logging
+
+    from orlvlmf.sweep.config import load_sweep_config
+    from orlvlmf.sweep.runner import cells_of, filter_cells, run_sweep, sweep_dir
+    from orlvlmf.sweep.tables import write_outputs
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    overrides = list(args.overrides) + ([f"protocol={args.protocol}"] if args.protocol else [])
+    cfg, file = load_sweep_config(args.config, overrides)
+    keep = filter_cells(args.tasks, args.qualities, args.methods, args.seeds, cfg=cfg)
+    if args.table_only:
+        out = write_outputs(cfg, [c for c in cells_of(cfg, file) if keep(c)], sweep_dir(cfg))
+        print("\n".join(f"{k}: {v}" for k, v in out.items()))
+        return 0
+    summary = run_sweep(cfg, file, only=keep, dry_run=args.dry_run, fail_fast=args.fail_fast)
+    print(f"sweep {cfg.name}: {len(summary.ran)} cells ran, {len(summary.skipped)} already done, "
+          f"{len(summary.failed)} failed")
+    for k, v in summary.outputs.items():
+        print(f"{k}: {v}")
+    return 1 if summary.failed else 0

@@ -1,0 +1,39 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from orlvlmf.config.loader import load_config
+from orlvlmf.evaluation.stage import EvaluateStage
+from orlvlmf.pipeline.stage import StageContext
+from orlvlmf.policy.base import LearnerError
+from tests.policy.helpers import make_learner, random_buffer
+
+torch.set_num_threads(1)
+
+
+def _ctx(tmp_path, ckpt, *overrides):
+    cfg = load_config(None, ["name=t", f"run_dir={tmp_path}", "env.name=cartpole",
+                             "evaluation.episodes=3", "trainer.num_threads=1", *overrides])
+    return StageContext(cfg=cfg, run_dir=tmp_path, stage="evaluate", seed=0,
+                        staging_dir=tmp_path / "staging", work_dir=tmp_path / "work",
+                        inputs={"train/policy.ckpt": ckpt})
+
+
+def test_evaluate_stage_rolls_out_a_saved_policy(tmp_path):
+    learner = make_learner(s=4, a=1)  # cartpole: state 4, action 1
+    learner.fit(random_buffer(s=4, a=1), 3, log_every=0)
+    ckpt = learner.save(tmp_path / "policy.ckpt")
+    ctx = _ctx(tmp_path, ckpt)
+    summary = EvaluateStage().run(ctx)
+    out = json.loads((ctx.staging_dir / "eval.json").read_text())
+    assert [e["seed"] for e in out["episodes"]] == [1000, 1001, 1002]
+    assert all(e["steps"] == 100 for e in out["episodes"])  # cartpole horizon
+    assert summary["success_rate"] == pytest.approx(np.mean([e["success"] for e in out["episodes"]]))
+    assert (ctx.staging_dir / "videos").is_dir() and out["videos"] == []
+
+
+def test_evaluate_stage_without_checkpoint_says_what_to_do(tmp_path):
+    with pytest.raises(LearnerError, match="run the train stage first"):
+        EvaluateStage().run(_ctx(tmp_path, tmp_path / "nope.ckpt"))

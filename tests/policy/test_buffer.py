@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+
+from orlvlmf.policy.buffer import BufferError, TransitionBuffer
+
+
+def _arrays(n=50, s=3, a=2):
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(n, s)).astype(np.float32)
+    return obs, rng.uniform(-1, 1, (n, a)).astype(np.float32), np.arange(n, dtype=np.float32), obs + 100
+
+
+def test_packed_sampling_keeps_fields_aligned():
+    obs, act, rew, nxt = _arrays()
+    terminals = np.zeros(50, bool)
+    terminals[7] = True
+    buf = TransitionBuffer(obs, act, rew, terminals, next_obs=nxt)
+    assert buf.packed
+    b = buf.sample(400, torch.Generator().manual_seed(0))
+    i = b.rewards.long()  # reward i identifies transition i
+    assert torch.equal(b.obs, torch.from_numpy(obs)[i])
+    assert torch.equal(b.actions, torch.from_numpy(act)[i])
+    assert torch.equal(b.next_obs, torch.from_numpy(nxt)[i])
+    assert torch.equal(b.masks, (i != 7).float())
+
+
+def test_frame_rows_path_matches_episode_layout():
+    # two episodes of 2 and 3 transitions: frames 3 + 4, o'_i is the frame after o_i
+    frames = np.arange(7 * 2 * 2 * 1, dtype=np.uint8).reshape(7, 2, 2, 1)
+    rows = np.array([0, 1, 3, 4, 5])
+    buf = TransitionBuffer(frames, np.zeros((5, 1)), np.arange(5), np.zeros(5, bool), frame_rows=rows)
+    assert not buf.packed
+    b = buf.gather(torch.tensor([1, 4]))
+    assert torch.equal(b.obs, torch.from_numpy(frames[[1, 5]]))
+    assert torch.equal(b.next_obs, torch.from_numpy(frames[[2, 6]]))
+
+
+def test_normalisation_applied_once_and_stats():
+    obs, act, rew, nxt = _arrays()
+    buf = TransitionBuffer(obs, act, rew, np.zeros(50, bool), next_obs=nxt)
+    mean, std = buf.observation_stats()
+    assert torch.allclose(mean, torch.from_numpy(obs.mean(0)), atol=1e-5)
+    buf.normalize_(mean, std)
+    b = buf.gather(torch.arange(50))
+    assert torch.allclose(b.obs, (torch.from_numpy(obs) - mean) / std, atol=1e-5)
+    assert torch.allclose(b.next_obs, (torch.from_numpy(nxt) - mean) / std, atol=1e-4)
+    buf.normalize_(mean, std)  # the same statistics again: nothing happens
+    assert torch.equal(buf.gather(torch.arange(50)).obs, b.obs)
+    with pytest.raises(BufferError, match="already normalised"):
+        buf.normalize_(mean + 1, std)
+
+
+@pytest.mark.parametrize("bad", ["rewards", "nan"])
+def test_bad_input_is_refused(bad):
+    obs, act, rew, nxt = _arrays()
+    if bad == "rewards":
+        rew = rew[:10]
+    else:
+        rew = rew.copy()
+        rew[3] = np.nan
+    with pytest.raises(BufferError):
+        TransitionBuffer(obs, act, rew, np.zeros(50, bool), next_obs=nxt)

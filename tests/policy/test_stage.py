@@ -1,0 +1,133 @@
+"""The train stage on a small cartpole dataset, then the evaluate stage on its checkpoint."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from orlvlmf.config.loader import load_config
+from orlvlmf.data.dataset import OfflineDataset, write_dataset
+from orlvlmf.pipeline.stage import StageContext, StageError
+from orlvlmf.policy.stage import TrainStage, select_rewards
+from orlvlmf.reward.relabel import write_rewards
+
+torch.set_num_threads(1)
+
+
+def _cartpole_dataset(path: Path, episodes: int = 6) -> Path:
+    from orlvlmf.env import make_env
+
+    env = make_env("cartpole", observations=("state",))
+    rng = np.random.default_rng(0)
+    eps = []
+    for e in range(episodes):
+        obs, _ = env.reset(seed=e)
+        states, acts, rews, succ = [obs["state"]], [], [], []
+        done = False
+        while not done:
+            a = env.expert_action(obs) if e % 2 == 0 else rng.uniform(-1, 1, env.action_dim)
+            a = np.clip(a + 0.3 * rng.normal(size=env.action_dim), -1, 1).astype(np.float32)
+            obs, r, term, trunc, info = env.step(a)
+            states.append(obs["state"]), acts.append(a), rews.append(r), succ.append(info["success"])
+            done = term or trunc
+        t = len(acts)
+        eps.append({"observations": {"state": np.array(states, np.float32)}, "actions": np.array(acts),
+                    "terminals": np.zeros(t, bool), "timeouts": np.eye(t, dtype=bool)[-1],
+                    "reward": np.array(rews, np.float32), "success": np.array(succ)})
+    env.close()
+    return write_dataset(path, eps, metadata={"env": "cartpole"})
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return _cartpole_dataset(tmp_path_factory.mktemp("data") / "dataset.h5")
+
+
+def _ctx(cfg, tmp_path: Path, stage: str, inputs: dict, seed: int = 0) -> StageContext:
+    return StageContext(cfg=cfg, run_dir=tmp_path, stage=stage, seed=seed,
+                        staging_dir=tmp_path / ".staging" / stage, work_dir=tmp_path / ".work" / stage,
+                        inputs=inputs)
+
+
+def _cfg(tmp_path, *extra):
+    return load_config(None, [f"name=t", f"run_dir={tmp_path}", "env.name=cartpole",
+                              "train.steps=60", "train.eval_every=30", "train.eval_episodes=1",
+                              "train.checkpoint_every=20", "train.log_every=20", "train.reward=ground_truth",
+                              "train.reward_scale=0.01", "policy.batch_size=32",
+                              "policy.encoder.hidden=[32,32]", "trainer.progress=false",
+                              "trainer.num_threads=1", "evaluation.episodes=2",
+                              "evaluation.save_videos=1", "evaluation.video_size=32", *extra])
+
+
+def test_reward_sources(dataset, tmp_path):
+    ds = OfflineDataset.open(dataset)
+    gt = ds.ground_truth().reward
+    assert np.allclose(select_rewards(ds, "ground_truth", None, 0.1), gt * 0.1)
+    avg = select_rewards(ds, "average", None)
+    assert np.allclose(avg, gt.mean()) and avg.shape == gt.shape
+    path = tmp_path / "rewards.npz"
+    learned = np.linspace(0, 1, ds.num_transitions).astype(np.float32)
+    write_rewards(path, learned, np.zeros_like(learned), method="none", shift=0.0, mult=1.0,
+                  score="next", observation="image", ckpt_sha256="x", config_hash="y")
+    assert np.allclose(select_rewards(ds, "learned", path, 2.0), 2 * learned)
+    with pytest.raises(StageError, match="train.reward must be one of"):
+        select_rewards(ds, "oracle", path)
+    short = tmp_path / "short.npz"
+    write_rewards(short, learned[:5], learned[:5], method="none", shift=0.0, mult=1.0, score="next",
+                  observation="image", ckpt_sha256="x", config_hash="y")
+    with pytest.raises(ValueError, match="relabel this dataset"):
+        select_rewards(ds, "learned", short)
+
+
+def test_train_then_evaluate_stage(dataset, tmp_path):
+    from orlvlmf.evaluation.stage import EvaluateStage
+
+    cfg = _cfg(tmp_path)
+    ctx = _ctx(cfg, tmp_path, "train", {"collect/dataset.h5": dataset})
+    summary = TrainStage().run(ctx)
+    assert summary["steps"] == 60 and summary["steps_per_s"] > 0
+    metrics = json.loads((ctx.staging_dir / "train_metrics.json").read_text())
+    assert [e["step"] for e in metrics["evals"]] == [30, 60]
+    assert metrics["reward"]["source"] == "ground_truth"
+    assert (tmp_path / "tb" / "train" / "seed_0").is_dir()
+    assert (ctx.work_dir / "last.ckpt").exists()
+
+    ectx = _ctx(cfg, tmp_path, "evaluate", {"train/policy.ckpt": ctx.staging_dir / "policy.ckpt"})
+    esum = EvaluateStage().run(ectx)
+    out = json.loads((ectx.staging_dir / "eval.json").read_text())
+    assert out["policy_step"] == 60 and len(out["episodes"]) == 2
+    assert 0.0 <= esum["success_rate"] <= 1.0
+    assert out["return_mean"] == pytest.approx(np.mean([e["return"] for e in out["episodes"]]))
+    assert (ectx.staging_dir / out["videos"][0]).stat().st_size > 0
+
+
+def test_train_stage_resumes_from_its_work_dir(dataset, tmp_path):
+    cfg = _cfg(tmp_path, "train.eval_every=0")
+    ctx = _ctx(cfg, tmp_path, "train", {"collect/dataset.h5": dataset})
+    import lightning as L
+
+    from orlvlmf.policy import base
+
+    class Crash(L.Callback):
+        def on_train_batch_end(self, trainer, module, *args):
+            if module.step == 50:
+                raise RuntimeError("power cut")
+
+    original = base.Learner.fit
+
+    def crashing_fit(self, *a, **kw):
+        return original(self, *a, callbacks=[Crash()], **kw)
+
+    base.Learner.fit = crashing_fit
+    try:
+        with pytest.raises(RuntimeError, match="power cut"):
+            TrainStage().run(ctx)
+    finally:
+        base.Learner.fit = original
+    assert torch.load(ctx.work_dir / "last.ckpt", weights_only=False)["step"] == 40
+    TrainStage().run(ctx)
+    metrics = json.loads((ctx.staging_dir / "train_metrics.json").read_text())
+    assert metrics["resumed"] and metrics["steps"] == 60
+    assert [h["step"] for h in metrics["history"]] == [20, 40, 60]

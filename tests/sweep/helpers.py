@@ -1,0 +1,82 @@
+"""Fake instant stages and a tiny sweep config for the sweep tests."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from orlvlmf.pipeline.stage import Stage
+from orlvlmf.registry import register
+
+CALLS: Counter = Counter()
+INTERRUPT: dict = {}
+
+
+@register("stages", "sweeptest_collect")
+class FakeCollect(Stage):
+    sections = ("env", "dataset")
+    outputs = ("dataset.h5",)
+
+    def run(self, ctx):
+        CALLS[f"collect:{ctx.cfg.dataset.quality}"] += 1
+        ctx.output("dataset.h5").write_text(f"data {ctx.cfg.dataset.quality} {ctx.cfg.dataset.episodes}")
+        return {"episodes": int(ctx.cfg.dataset.episodes)}
+
+
+@register("stages", "sweeptest_train")
+class FakeTrain(Stage):
+    sections = ("train",)
+    inputs = ("sweeptest_collect/dataset.h5",)
+    outputs = ("policy.ckpt",)
+    per_seed = True
+
+    def run(self, ctx):
+        key = f"{ctx.cfg.dataset.quality}:{ctx.cfg.train.reward_scale}:{ctx.seed}"
+        ckpt = ctx.work_dir / "half.ckpt"
+        if INTERRUPT.get("at") == key and not ckpt.exists():
+            ckpt.write_text("half way")
+            raise KeyboardInterrupt
+        CALLS["train"] += 1
+        CALLS["resumed"] += ckpt.exists()
+        data = ctx.input("dataset.h5").read_text()
+        ctx.output("policy.ckpt").write_text(f"{data} {ctx.cfg.train.reward_scale} {ctx.seed}")
+
+
+@register("stages", "sweeptest_eval")
+class FakeEval(Stage):
+    sections = ("train",)
+    inputs = ("sweeptest_train/policy.ckpt",)
+    outputs = ("eval.json",)
+    per_seed = True
+
+    def run(self, ctx):
+        scale = float(ctx.cfg.train.reward_scale)
+        ret = -100.0 * scale - 10 * ctx.seed - (0 if ctx.cfg.dataset.quality == "expert" else 50)
+        ctx.output("eval.json").write_text(json.dumps({"return_mean": ret, "success_rate": 0.5}))
+
+
+STAGES = "[sweeptest_collect, sweeptest_train, sweeptest_eval]"
+
+
+def write_sweep(tmp: Path, extra: str = "") -> Path:
+    for q in ("random", "expert"):
+        (tmp / f"toy_{q}.yaml").write_text(
+            f"extends: base.yaml\nname: toy\nenv: {{name: cartpole}}\n"
+            f"dataset: {{quality: {q}, episodes: 3}}\n")
+    path = tmp / "sweep.yaml"
+    path.write_text(f"""
+kind: sweep
+name: tiny
+out_dir: {tmp / 'out'}
+table: none
+protocol: quick
+tasks: [{{name: toy, config: "toy_{{quality}}.yaml", metric: return_mean}}]
+qualities: [random, expert]
+methods: [one, two]
+seeds: [0, 1]
+protocols:
+  quick: {{overrides: [trainer.progress=false]}}
+custom_methods:
+  one: {{stages: {STAGES}, overrides: [train.reward_scale=1.0], label: Method one}}
+  two: {{stages: {STAGES}, overrides: [train.reward_scale=2.0]}}
+{extra}""")
+    return path

@@ -1,0 +1,103 @@
+"""The sweep on a tiny grid of fake (instant) stages: sharing, skipping, resuming, tables."""
+
+import csv
+
+import pytest
+
+from orlvlmf.sweep.config import SweepConfigError, load_sweep_config
+from orlvlmf.sweep.runner import cells_of, run_sweep
+from tests.sweep.helpers import CALLS, INTERRUPT, write_sweep
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    CALLS.clear()
+    INTERRUPT.clear()
+
+
+def test_tiny_grid_shares_skips_resumes_and_writes_tables(tmp_path):
+    cfg, file = load_sweep_config(write_sweep(tmp_path))
+    assert len(cells_of(cfg, file)) == 8
+    quiet = dict(echo=lambda s: None)
+
+    INTERRUPT["at"] = "expert:2.0:0"  # the run stops inside this cell's train stage
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(cfg, file, **quiet)
+    done = sorted(p.stem for p in (tmp_path / "out/tiny/results").glob("*.json"))
+    assert done == sorted(["toy_random_one_seed0", "toy_random_one_seed1", "toy_random_two_seed0",
+                           "toy_random_two_seed1", "toy_expert_one_seed0", "toy_expert_one_seed1"])
+    # one dataset per task/quality, shared by both methods and all seeds
+    assert CALLS["collect:random"] == 1 and CALLS["collect:expert"] == 1
+
+    summary = run_sweep(cfg, file, **quiet)  # resume
+    assert sorted(summary.skipped) == done
+    assert sorted(summary.ran) == ["toy_expert_two_seed0", "toy_expert_two_seed1"]
+    assert CALLS["resumed"] == 1  # the interrupted stage found its work dir
+    assert CALLS["collect:expert"] == 1 and CALLS["train"] == 8
+
+    again = run_sweep(cfg, file, **quiet)  # everything finished: nothing runs
+    assert len(again.skipped) == 8 and not again.ran and CALLS["train"] == 8
+
+    root = tmp_path / "out/tiny"
+    rows = list(csv.DictReader((root / "table.csv").open()))
+    by = {(r["quality"], r["method"]): r for r in rows}
+    assert float(by[("expert", "two")]["mean"]) == pytest.approx(-205.0)  # -200 - 10·seed, seeds 0, 1
+    assert float(by[("expert", "two")]["std"]) == pytest.approx(5.0)
+    assert float(by[("random", "one")]["mean"]) == pytest.approx(-155.0)
+    md = (root / "table.md").read_text()
+    assert "| toy | random | -155.00 (5.00) | -255.00 (5.00) |" in md
+    assert "Method one" in md
+    assert (root / "plots" / "toy.png").stat().st_size > 1000
+
+
+def test_changed_cell_config_reruns_only_that_method(tmp_path):
+    cfg, file = load_sweep_config(write_sweep(tmp_path))
+    run_sweep(cfg, file, echo=lambda s: None)
+    assert CALLS["train"] == 8
+    cfg2, _ = load_sweep_config(file, ["custom_methods.two.overrides=[train.reward_scale=3.0]"])
+    summary = run_sweep(cfg2, file, echo=lambda s: None)
+    assert len(summary.ran) == 4 and all("_two_" in c for c in summary.ran)
+    assert CALLS["collect:random"] == 1  # the dataset is still shared
+    assert CALLS["train"] == 12
+
+
+def test_a_failing_cell_is_reported_and_retried(tmp_path):
+    extra = "  bad: {stages: [sweeptest_collect, sweeptest_train], overrides: []}\n"
+    path = write_sweep(tmp_path, "")
+    text = path.read_text().replace("methods: [one, two]", "methods: [one, bad]") + extra
+    path.write_text(text)
+    cfg, file = load_sweep_config(path)
+    summary = run_sweep(cfg, file, echo=lambda s: None, only=lambda c: c.quality == "random")
+    assert len(summary.failed) == 2 and "eval.json" in next(iter(summary.failed.values()))
+    md = (tmp_path / "out/tiny/table.md").read_text()
+    assert "failed" in md and "Failed cells" in md
+    again = run_sweep(cfg, file, echo=lambda s: None, only=lambda c: c.quality == "random")
+    assert len(again.failed) == 2  # failed cells are not marked done
+
+
+def test_bad_sweep_configs_say_what_is_wrong(tmp_path):
+    (tmp_path / "run.yaml").write_text("extends: base.yaml\nname: x\nenv: {name: cartpole}\n")
+    with pytest.raises(SweepConfigError, match="not a sweep config"):
+        load_sweep_config(tmp_path / "run.yaml")
+    path = write_sweep(tmp_path)
+    with pytest.raises(SweepConfigError, match="unknown method 'onee'.*did you mean 'one'"):
+        load_sweep_config(path, ["methods=[onee]"])
+    with pytest.raises(SweepConfigError, match="protocol 'fast' is not defined"):
+        load_sweep_config(path, ["protocol=fast"])
+    with pytest.raises(SweepConfigError, match="no default metric"):
+        load_sweep_config(path, ["tasks=[toy]"])
+
+
+def test_layered_overrides_replace_a_component_whose_name_changes():
+    from omegaconf import OmegaConf
+
+    from orlvlmf.sweep.runner import layered_overrides
+
+    base = OmegaConf.create({"policy": {"name": "iql", "beta": 3.0}})
+    items = ["policy.encoder={name: mlp}", "policy.beta=1.0", "train.steps=5", "policy.name=bc",
+             "policy.loss=mse"]
+    assert layered_overrides(items, base) == ["train.steps=5", "policy.name=bc", "policy.loss=mse"]
+    same = ["policy.beta=1.0", "policy.name=iql"]  # the same component: its options stay
+    assert layered_overrides(same, base) == same
+    node = ["policy.hidden=[3]", "policy={name: gail, hidden: [4]}"]
+    assert layered_overrides(node, base) == ["policy={name: gail, hidden: [4]}"]

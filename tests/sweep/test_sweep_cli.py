@@ -1,0 +1,43 @@
+import argparse
+
+import pytest
+
+from orlvlmf.sweep.cli import add_parser
+from tests.sweep.helpers import CALLS, write_sweep  # registers the fake stages
+
+
+def run_cli(argv):
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["sweep", *argv])
+    return args.func(args)
+
+
+def test_dry_run_filters_and_table_only(tmp_path, capsys):
+    CALLS.clear()
+    path = write_sweep(tmp_path)
+    assert run_cli(["--config", str(path), "--dry-run", "--methods", "one", "--seeds", "0"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("would run") == 2 and "_two_" not in out
+    assert not (tmp_path / "out/tiny/results").exists()
+
+    assert run_cli(["--config", str(path), "--qualities", "expert"]) == 0
+    assert "4 cells ran" in capsys.readouterr().out
+    assert CALLS["collect:expert"] == 1 and "collect:random" not in CALLS
+    (tmp_path / "out/tiny/table.md").unlink()
+    assert run_cli(["--config", str(path), "--table-only"]) == 0
+    md = (tmp_path / "out/tiny/table.md").read_text()
+    assert "| toy | expert | -105.00 (5.00) | -205.00 (5.00) |" in md
+    assert "| toy | random | – | – |" in md
+
+
+def test_cli_override_and_bad_config(tmp_path):
+    from orlvlmf.config.loader import ConfigError
+
+    path = write_sweep(tmp_path)
+    with pytest.raises(ConfigError, match="protocol 'nope'"):
+        run_cli(["--config", str(path), "--protocol", "nope"])
+    with pytest.raises(ConfigError, match="--methods out_dir=/x: not in the sweep's methods"):
+        run_cli(["--config", str(path), "--dry-run", "--methods", "one", "out_dir=/x"])
+    assert run_cli(["--config", str(path), f"out_dir={tmp_path / 'elsewhere'}", "--seeds", "0"]) == 0
+    assert (tmp_path / "elsewhere/tiny/table.md").is_file()
