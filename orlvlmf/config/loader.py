@@ -212,6 +212,10 @@ class _Checker:
                 plain[key] = self.check(dict(value), sub, dotted + ".")
             else:
                 plain[key] = value
+        for key, f in fields.items():  # sections no source mentions: their components' defaults too
+            sub = hints.get(key)
+            if key not in node and component_kind(f) is None and dataclasses.is_dataclass(sub):
+                plain[key] = self.check({}, sub, f"{prefix}{key}.")
         # defaults + type conversion through OmegaConf's structured merge
         try:
             base = OmegaConf.structured(cls)

@@ -98,9 +98,42 @@ def rollout(env, policy: Callable, reset_seed: int, label: str = "") -> Episode:
                    np.array(success), label)
 
 
+def episode(env, quality: str, reset_seed: int, policy_seed: int) -> Episode:
+    """One episode of the given quality from its two seeds (see :func:`episode_seeds`)."""
+    policy, label = episode_policy(env, quality, np.random.default_rng(policy_seed))
+    return rollout(env, policy, reset_seed, label)
+
+
 def collect(env, quality: str, episodes: int, seed: int) -> Iterator[Episode]:
     """Yield ``episodes`` episodes of the given quality; same seed → same episodes."""
     for reset_seed, policy_seed in episode_seeds(seed, episodes):
-        rng = np.random.default_rng(policy_seed)
-        policy, label = episode_policy(env, quality, rng)
-        yield rollout(env, policy, reset_seed, label)
+        yield episode(env, quality, reset_seed, policy_seed)
+
+
+# -- several processes ----------------------------------------------------------------------------
+_WORKER_ENV = None
+
+
+def _init_worker(env_node: dict, make_kwargs: dict) -> None:
+    global _WORKER_ENV
+    from orlvlmf.env import make_env
+
+    _WORKER_ENV = make_env(env_node, **make_kwargs)
+
+
+def _worker_episode(job: tuple[str, int, int]) -> Episode:
+    return episode(_WORKER_ENV, *job)
+
+
+def collect_parallel(env_node: dict, make_kwargs: dict, quality: str, episodes: int, seed: int,
+                     workers: int) -> Iterator[Episode]:
+    """:func:`collect` with episodes rolled out in ``workers`` spawned processes.
+
+    Each worker builds its own env; episodes come back in order and from the same seeds, so the
+    dataset is identical to a serial collect.
+    """
+    import multiprocessing as mp
+
+    jobs = [(quality, r, p) for r, p in episode_seeds(seed, episodes)]
+    with mp.get_context("spawn").Pool(workers, _init_worker, (env_node, make_kwargs)) as pool:
+        yield from pool.imap(_worker_episode, jobs, chunksize=1)

@@ -24,3 +24,4 @@ class DatasetConfig:
     observations: List[str] = field(default_factory=lambda: ["state", "image"])
     image_size: int = 128
     seed: int = 0
+    workers: int = 1  # processes rolling out episodes (the dataset is the same for any number)

@@ -81,19 +81,27 @@ class _Progress:
 def collect_dataset(env_cfg: Any, out: Path, *, quality: str = "random", episodes: int = 10,
                     horizon: int | None = None, observations=("state", "image"),
                     image_size: int = 128, seed: int = 0, task: str | None = None,
-                    progress: bool = False) -> dict:
-    """Roll out the env and write ``out`` atomically; return the summary (also in the metadata)."""
-    from orlvlmf.data.collectors import DESCRIPTIONS, QUALITIES, collect
+                    progress: bool = False, workers: int = 1) -> dict:
+    """Roll out the env and write ``out`` atomically; return the summary (also in the metadata).
+
+    ``workers`` > 1 rolls episodes out in that many processes (same dataset, written in order).
+    """
+    from orlvlmf.data.collectors import DESCRIPTIONS, QUALITIES, collect, collect_parallel
     from orlvlmf.env import make_env
 
     if quality not in QUALITIES:
         raise StageError(f"dataset.quality must be one of {list(QUALITIES)}, got '{quality}'")
     if int(episodes) < 1:
         raise StageError(f"dataset.episodes must be at least 1, got {episodes}")
-    env = make_env(env_cfg, observations=tuple(observations), image_size=image_size,
-                   horizon=horizon)
+    if int(workers) < 1:
+        raise StageError(f"dataset.workers must be at least 1, got {workers}")
+    make_kwargs = {"observations": tuple(observations), "image_size": image_size, "horizon": horizon}
+    env = make_env(env_cfg, **make_kwargs)
     env_node = (OmegaConf.to_container(env_cfg, resolve=True) if OmegaConf.is_config(env_cfg)
                 else ({"name": env_cfg} if isinstance(env_cfg, str) else dict(env_cfg)))
+    workers = min(int(workers), int(episodes))
+    episodes_iter = (collect(env, quality, int(episodes), int(seed)) if workers == 1 else
+                     collect_parallel(env_node, make_kwargs, quality, int(episodes), int(seed), workers))
     meta = {
         "env_id": env.env_id, "env_config": env_node, "task_text": task or env.task_text,
         "observations": list(observations), "image_size": int(image_size),
@@ -108,7 +116,7 @@ def collect_dataset(env_cfg: Any, out: Path, *, quality: str = "random", episode
     try:
         with DatasetWriter(out, meta) as w, \
                 _Progress(int(episodes), f"collect {env.env_id}/{quality}", progress) as bar:
-            for ep in collect(env, quality, int(episodes), int(seed)):
+            for ep in episodes_iter:
                 w.add_episode(**ep.writer_args())
                 returns.append(float(ep.reward.sum()))
                 successes.append(bool(ep.success.any()))
@@ -166,7 +174,8 @@ class CollectStage(Stage):
                 summary = collect_dataset(cfg.env, out, quality=d.quality, episodes=d.episodes,
                                           horizon=d.horizon, observations=list(d.observations),
                                           image_size=d.image_size, seed=d.seed, task=cfg.task,
-                                          progress=progress and sys.stderr.isatty())
+                                          progress=progress and sys.stderr.isatty(),
+                                          workers=d.workers)
             else:
                 summary = import_dataset(d.source, d.path, out, list(d.observations))
         except (DatasetError, EnvError) as err:

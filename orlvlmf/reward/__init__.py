@@ -1,1 +1,13 @@
-"""reward"""
+"""Reward learning: registered encoders, the Bradley-Terry reward model, the reward/relabel stages.
+
+    encoders/     ``resnet`` / ``pointnet2`` / ``mlp`` (uniform constructor, see encoders/__init__)
+    preprocess    raw observations -> network input, identical in training and relabeling
+    losses        Bradley-Terry loss (the paper's Eq. 1-2)
+    model         RewardNet: ensemble of encoder + scalar head; save/load without Lightning
+    data          pairs.npz checks, segments, preloaded preference tensors
+    module        RewardModel LightningModule (imports lightning)
+    train         fit with early stopping, TensorBoard, checkpoints; GT correlations
+    inference     batched no-grad scoring with prefetching
+    relabel       score every transition, normalise, write rewards.npz
+    stage         pipeline stages ``reward`` and ``relabel``
+"""

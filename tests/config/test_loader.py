@@ -127,3 +127,17 @@ def test_extends_cycle_is_reported(tmp_path):
     write(tmp_path, "b.yaml", {"extends": "a.yaml"})
     with pytest.raises(ConfigError, match="cycle"):
         load_config(tmp_path / "a.yaml", schema=Schema)
+
+
+def test_component_defaults_are_filled_in_sections_nobody_mentions():
+    @dataclass
+    class Section:
+        encoder: Dict[str, Any] = component_field("encoders", "toy-config-enc")
+
+    @dataclass
+    class Outer:
+        name: str = "x"
+        section: Section = field(default_factory=Section)
+
+    cfg = load_config(None, [], schema=Outer)
+    assert cfg.section.encoder.hidden == 8 and list(cfg.section.encoder.layers) == [4]

@@ -28,6 +28,13 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     assert _sha(a) != _sha(c)
 
 
+def test_parallel_collect_writes_the_same_dataset(tmp_path):
+    serial, parallel = tmp_path / "serial.h5", tmp_path / "parallel.h5"
+    collect_dataset("cartpole", serial, quality="medium", seed=3, **SMALL)
+    collect_dataset("cartpole", parallel, quality="medium", seed=3, workers=2, **SMALL)
+    assert _sha(serial) == _sha(parallel)
+
+
 def test_metadata_and_gt_summary(tmp_path):
     p = tmp_path / "d.h5"
     s = collect_dataset("cartpole", p, quality="random", seed=0, **SMALL)
