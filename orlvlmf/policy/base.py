@@ -130,10 +130,35 @@ class Learner(L.LightningModule):
         self._tb = None
         self._bare_opts: list[torch.optim.Optimizer] | None = None
         self.fit_start_step = 0  # learner.step when the last fit began (after a resume: > 0)
+        # observation normalisation statistics (flat observations only; kept for act())
+        self.flat = len(self.obs_shape) == 1
+        width = self.obs_shape[0] if self.flat else 0
+        self.register_buffer("obs_mean", torch.zeros(width))
+        self.register_buffer("obs_std", torch.ones(width))
+        self.register_buffer("obs_stats_ready", torch.zeros((), dtype=torch.bool))
+
+    # -- data -----------------------------------------------------------------------------------
+    def prepare(self, buffer: TransitionBuffer) -> None:
+        """Observation normalisation o ← (o − mean) / (std + 1e-3), applied once to the buffer.
+
+        Active for flat observations when the learner config has ``normalize_observations``.
+        """
+        if not (getattr(self.cfg, "normalize_observations", False) and self.flat and buffer.packed):
+            return
+        if not bool(self.obs_stats_ready):
+            mean, std = buffer.observation_stats()
+            self.obs_mean.copy_(mean)
+            self.obs_std.copy_(std)
+            self.obs_stats_ready.fill_(True)
+        buffer.normalize_(self.obs_mean, self.obs_std)
+
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        """Observations as the networks saw them in training."""
+        if self.flat and bool(self.obs_stats_ready):
+            return (obs - self.obs_mean) / self.obs_std
+        return obs
 
     # -- to implement ---------------------------------------------------------------------------
-    def prepare(self, buffer: TransitionBuffer) -> None:
-        """Dataset statistics before the first step (e.g. observation normalisation)."""
 
     def update(self, batch: Batch, want_metrics: bool) -> dict[str, float] | None:
         """One training step on ``batch`` (manual optimisation); metrics when asked."""

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from orlvlmf.policy.base import Learner, cosine_lr
-from orlvlmf.policy.buffer import Batch, TransitionBuffer
+from orlvlmf.policy.buffer import Batch
 from orlvlmf.policy.config import IQLConfig
 from orlvlmf.policy.fast_linear import accelerate_linears
 from orlvlmf.policy.nets import GaussianActor, TwinQ, ValueNet
@@ -82,28 +82,7 @@ class IQL(Learner):
         self.target_q.requires_grad_(False)
         self.actor = GaussianActor(enc, shape, key, action_dim, c.head_hidden, c.log_std_min, c.log_std_max)
         accelerate_linears(self)  # oneDNN matmuls for CPU float32 (see fast_linear.py)
-        self.flat = len(shape) == 1
-        self.register_buffer("obs_mean", torch.zeros(shape[0] if self.flat else 0))
-        self.register_buffer("obs_std", torch.ones(shape[0] if self.flat else 0))
-        self.register_buffer("obs_stats_ready", torch.zeros((), dtype=torch.bool))
         self._target_pairs: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
-
-    # -- data -----------------------------------------------------------------------------------
-    def prepare(self, buffer: TransitionBuffer) -> None:
-        """Observation normalisation o ← (o − mean) / (std + 1e-3), applied once to the buffer."""
-        if not (self.cfg.normalize_observations and self.flat and buffer.packed):
-            return
-        if not bool(self.obs_stats_ready):
-            mean, std = buffer.observation_stats()
-            self.obs_mean.copy_(mean)
-            self.obs_std.copy_(std)
-            self.obs_stats_ready.fill_(True)
-        buffer.normalize_(self.obs_mean, self.obs_std)
-
-    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.flat and bool(self.obs_stats_ready):
-            return (obs - self.obs_mean) / self.obs_std
-        return obs
 
     # -- optimisation ---------------------------------------------------------------------------
     def configure_optimizers(self):

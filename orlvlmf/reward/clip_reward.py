@@ -17,7 +17,6 @@ Light module: torch / open_clip are imported inside the functions.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -106,6 +105,7 @@ def load_clip(cfg: ClipRewardConfig):
     import os
 
     from orlvlmf._compat.torchvision_ops import ensure_torchvision_importable
+    from orlvlmf.pipeline.manifest import canonical_hash, content_hash
 
     ensure_torchvision_importable()
     import open_clip
@@ -116,14 +116,14 @@ def load_clip(cfg: ClipRewardConfig):
         mc = dict(cfg.model_config)
         model = CLIP(int(mc["embed_dim"]), CLIPVisionCfg(**mc.get("vision_cfg", {})),
                      CLIPTextCfg(**mc.get("text_cfg", {})), quick_gelu=bool(mc.get("quick_gelu", False)))
-        ident = "custom:" + hashlib.sha256(repr(sorted(mc.items())).encode()).hexdigest()[:16]
+        ident = "custom:" + canonical_hash(mc)[:16]
         weights = cfg.weights or None
         if weights:
             import torch
 
             state = torch.load(weights, map_location="cpu", weights_only=True)
             model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
-            ident += ":" + file_sha256(weights)[:16]
+            ident += ":" + content_hash(Path(weights))[:16]
         else:
             ident += ":random-init"
     else:
@@ -144,7 +144,7 @@ def load_clip(cfg: ClipRewardConfig):
         pcfg = open_clip.get_pretrained_cfg(cfg.model, cfg.pretrained or "") or {}
         model = open_clip.create_model(cfg.model, pretrained=str(weights),
                                        force_quick_gelu=bool(pcfg.get("quick_gelu", False)))
-        ident = f"{cfg.model}:{file_sha256(weights)[:16]}"
+        ident = f"{cfg.model}:{content_hash(Path(weights))[:16]}"
     if cfg.model_config is None:
         tokenizer = open_clip.get_tokenizer(cfg.model)
     else:  # CLIP's BPE vocabulary (text_cfg.vocab_size 49408) at the custom context length
@@ -153,13 +153,6 @@ def load_clip(cfg: ClipRewardConfig):
     model.eval()
     return model, tokenizer, ident
 
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def image_size_of(model: Any) -> int:

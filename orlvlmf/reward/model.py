@@ -9,7 +9,6 @@ is plain torch, so relabeling and policies can load it without Lightning
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -86,10 +85,3 @@ def load_reward_net(path: str | Path) -> tuple[RewardNet, dict]:
     net.load_state_dict(blob["state_dict"])
     return net.eval(), blob.get("extra", {})
 
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()

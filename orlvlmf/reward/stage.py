@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from orlvlmf.pipeline.manifest import atomic_write_text, canonical_hash
+from orlvlmf.pipeline.manifest import atomic_write_text, canonical_hash, content_hash
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import register
 
@@ -116,7 +116,7 @@ class RelabelStage(Stage):
         import torch
 
         from orlvlmf.data.dataset import OfflineDataset
-        from orlvlmf.reward.model import file_sha256, load_reward_net
+        from orlvlmf.reward.model import load_reward_net
         from orlvlmf.reward.relabel import normalization, relabel_dataset, write_rewards
 
         rcfg = _section(ctx, "relabel")
@@ -136,7 +136,7 @@ class RelabelStage(Stage):
         config_hash = canonical_hash({"reward": _section(ctx, "reward"), "relabel": rcfg})
         write_rewards(ctx.output("rewards.npz"), mean, std, method=rcfg["normalize"], shift=shift,
                       mult=mult, score=rcfg["score"], observation=observation,
-                      ckpt_sha256=file_sha256(ckpt), config_hash=config_hash)
+                      ckpt_sha256=content_hash(Path(ckpt)), config_hash=config_hash)
         summary: dict[str, Any] = {"transitions": int(len(mean)), "raw_min": float(mean.min()),
                                    "raw_max": float(mean.max()), "normalize": rcfg["normalize"]}
         if full.has_ground_truth:  # a figure for the record only; the column itself never saw GT

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from orlvlmf.policy.base import Learner, LearnerError
-from orlvlmf.policy.buffer import TransitionBuffer
 
 
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -34,27 +33,7 @@ class StateLearner(Learner):
                 f"has shape {self.obs_shape}; set policy.observation: state")
         if int(getattr(self.cfg, "batch_size", 1)) <= 0:
             raise LearnerError(f"policy.batch_size must be > 0, got {self.cfg.batch_size}")
-        s = self.obs_shape[0]
-        self.obs_dim = s
-        self.register_buffer("obs_mean", torch.zeros(s))
-        self.register_buffer("obs_std", torch.ones(s))
-        self.register_buffer("obs_stats_ready", torch.zeros((), dtype=torch.bool))
-
-    def prepare(self, buffer: TransitionBuffer) -> None:
-        """Normalise the buffer's observations once (statistics kept for ``act``)."""
-        if not (self.cfg.normalize_observations and buffer.packed):
-            return
-        if not bool(self.obs_stats_ready):
-            mean, std = buffer.observation_stats()
-            self.obs_mean.copy_(mean)
-            self.obs_std.copy_(std)
-            self.obs_stats_ready.fill_(True)
-        buffer.normalize_(self.obs_mean, self.obs_std)
-
-    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
-        if bool(self.obs_stats_ready):
-            return (obs - self.obs_mean) / self.obs_std
-        return obs
+        self.obs_dim = self.obs_shape[0]
 
     def _obs_batch(self, obs: Any) -> tuple[torch.Tensor, bool]:
         """(normalised (B, S) float tensor, whether one observation was given)."""
