@@ -78,7 +78,8 @@ class ReportStage(Stage):
         md = ["## Dataset", "", "| field | value |", "|---|---|"]
         for key in ("env_id", "task_text", "collector", "quality", "seed", "image_size", "camera"):
             if key in meta:
-                md.append(f"| {key} | {meta[key]} |")
+                value = meta[key]
+                md.append(f"| {key} | {json.dumps(value) if isinstance(value, (dict, list)) else value} |")
         md += [f"| episodes | {ds.num_episodes} |", f"| transitions | {ds.num_transitions} |",
                f"| observations | {', '.join(ds.observation_keys)} |"]
         if ds.has_ground_truth:
@@ -130,13 +131,14 @@ class ReportStage(Stage):
         metrics = {s: _read_json(p) for s, p in _per_seed(ctx, "reward/reward_metrics.json").items()}
         md = ["## Reward model", "", "| seed | val. accuracy | Pearson (GT) | Spearman (GT) |",
               "|---|---|---|---|"]
+        keys = ("val_acc", "gt_pearson", "gt_spearman")
         for s, m in metrics.items():
-            md.append(f"| {s} | {_num(m.get('val_accuracy'))} | {_num(m.get('pearson'))} | "
-                      f"{_num(m.get('spearman'))} |")
-        md.append(f"| mean (std) | {fmt_mean_std([m.get('val_accuracy') for m in metrics.values()], 3)} | "
-                  f"{fmt_mean_std([m.get('pearson') for m in metrics.values()], 3)} | "
-                  f"{fmt_mean_std([m.get('spearman') for m in metrics.values()], 3)} |")
-        summary["reward_val_accuracy"] = fmt_mean_std([m.get("val_accuracy") for m in metrics.values()], 3)
+            md.append(f"| {s} | " + " | ".join(_num(m.get(k)) for k in keys) + " |")
+        md.append("| mean (std) | " + " | ".join(
+            fmt_mean_std([m.get(k) for m in metrics.values()], 3) for k in keys) + " |")
+        md += ["", "Pearson/Spearman: predicted vs ground-truth reward on held-out transitions "
+               "(frames no labeled pair used)."]
+        summary["reward_val_acc"] = fmt_mean_std([m.get("val_acc") for m in metrics.values()], 3)
         rewards = _per_seed(ctx, "relabel/rewards.npz")
         if rewards and "collect/dataset.h5" in ctx.inputs:
             from orlvlmf.data.dataset import OfflineDataset
@@ -153,15 +155,22 @@ class ReportStage(Stage):
     def _training(self, ctx: StageContext, out: Path) -> list[str]:
         runs = {s: _read_json(p) for s, p in _per_seed(ctx, "train/train_metrics.json").items()}
         md = ["## Policy training", ""]
-        for key, label, png in (("success_rate", "success rate", "train_success.png"),
-                                ("return_mean", "GT return", "train_return.png")):
+        learner = next(iter(runs.values())).get("learner", "?")
+        md.append(f"Learner `{learner}`; " + ", ".join(
+            f"seed {s}: {m.get('steps')} steps at {m.get('steps_per_s')} steps/s" for s, m in runs.items()))
+        md.append("")
+        plotted = (("evals", "eval/success_rate", "success rate", "train_success.png"),
+                   ("evals", "eval/return_mean", "GT return", "train_return.png"),
+                   ("history", "loss/q", "Q loss", "train_q_loss.png"),
+                   ("history", "value/q", "mean Q", "train_q_value.png"))
+        for rows, key, label, png in plotted:
             series = {}
             for s, m in runs.items():
-                hist = [h for h in m.get("history", []) if h.get(key) is not None]
+                hist = [h for h in m.get(rows, []) if h.get(key) is not None]
                 if hist:
                     series[f"seed {s}"] = ([h["step"] for h in hist], [h[key] for h in hist])
             if series:
-                plots.curves(out / png, series, f"Evaluation during training: {label}", "update step", label)
+                plots.curves(out / png, series, f"{learner}: {label}", "update step", label)
                 md.append(f"![{label} during training]({png})")
         return md + [""]
 
@@ -169,7 +178,9 @@ class ReportStage(Stage):
         evals = {s: _read_json(p) for s, p in _per_seed(ctx, "evaluate/eval.json").items()}
         md = ["## Final evaluation", "", "| seed | episodes | success rate | GT return |", "|---|---|---|---|"]
         for s, e in evals.items():
-            md.append(f"| {s} | {e.get('episodes')} | {_num(e.get('success_rate'))} | {_num(e.get('return_mean'))} |")
+            episodes = e.get("episodes")
+            n = len(episodes) if isinstance(episodes, list) else episodes
+            md.append(f"| {s} | {n} | {_num(e.get('success_rate'))} | {_num(e.get('return_mean'))} |")
         success = fmt_mean_std([e.get("success_rate") for e in evals.values()])
         ret = fmt_mean_std([e.get("return_mean") for e in evals.values()], 1)
         md.append(f"| **mean (std)** | | **{success}** | **{ret}** |")
