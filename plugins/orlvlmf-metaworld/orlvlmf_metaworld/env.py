@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from orlvlmf.env import Env, EnvError, close_at_exit, default_mujoco_gl
+from orlvlmf.env.mujoco_render import fast_renderer
 
 # camera name, position, fovy, look-at target (None keeps the model's orientation)
 _RLVLMF_CAMERAS = {
@@ -160,21 +161,10 @@ class MetaWorldEnv(Env):
 
     def _get_renderer(self, size: int):
         if self._renderer is None or self._renderer.height != size:
-            mj = self._mujoco
-            model = self._mw.model
-            model.vis.global_.offwidth = max(model.vis.global_.offwidth, size)
-            model.vis.global_.offheight = max(model.vis.global_.offheight, size)
             if self._renderer is not None:
                 self._renderer.close()
-            default_samples = model.vis.quality.offsamples
-            model.vis.quality.offsamples = int(self.cfg.render_samples)  # read at context creation
-            r = mj.Renderer(model, size, size)
-            model.vis.quality.offsamples = default_samples
+            self._renderer = fast_renderer(self._mw.model, size, self.cfg.render_samples, skybox=False)
             close_at_exit(self)
-            r.scene.flags[mj.mjtRndFlag.mjRND_SHADOW] = 0
-            r.scene.flags[mj.mjtRndFlag.mjRND_REFLECTION] = 0
-            r.scene.flags[mj.mjtRndFlag.mjRND_SKYBOX] = 0
-            self._renderer = r
         return self._renderer
 
     def render(self, size=None):

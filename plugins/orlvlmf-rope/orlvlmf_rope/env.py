@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from orlvlmf.env import Env, EnvError, close_at_exit, default_mujoco_gl
+from orlvlmf.env.mujoco_render import fast_renderer
 
 _BOX_LO = np.array([-0.45, -0.45, 0.0])
 _BOX_HI = np.array([0.45, 0.45, 0.2])
@@ -174,20 +175,11 @@ class RopeEnv(Env):
 
     def render(self, size=None):
         size = int(size or self.image_size)
-        mj = self._mj
         if self._renderer is None or self._renderer.height != size:
-            m = self.model
-            m.vis.global_.offwidth = max(m.vis.global_.offwidth, size)
-            m.vis.global_.offheight = max(m.vis.global_.offheight, size)
             if self._renderer is not None:
                 self._renderer.close()
-            default_samples = m.vis.quality.offsamples
-            m.vis.quality.offsamples = int(self.cfg.render_samples)  # read at context creation
-            self._renderer = mj.Renderer(m, size, size)
-            m.vis.quality.offsamples = default_samples
+            self._renderer = fast_renderer(self.model, size, self.cfg.render_samples)
             close_at_exit(self)
-            self._renderer.scene.flags[mj.mjtRndFlag.mjRND_SHADOW] = 0
-            self._renderer.scene.flags[mj.mjtRndFlag.mjRND_REFLECTION] = 0
         self._renderer.update_scene(self.data, camera=self._cam)
         return self._renderer.render()
 
