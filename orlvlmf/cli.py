@@ -75,12 +75,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def _stage_command(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         cfg = _load(args)
-        pipe = _pipeline(cfg)
-        pipe.run([name], force=args.force)
-        if name == "label":
-            from orlvlmf.feedback.summary import format_summary, summarize_store
-
-            print(format_summary(summarize_store(pipe.run_dir / "labels.sqlite")))
+        _pipeline(cfg).run([name], force=args.force)
         return 0
 
     return run

@@ -7,9 +7,7 @@ goal, are asked once, whichever run (sharing the store) asks.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +17,14 @@ import numpy as np
 from orlvlmf.feedback.backends.base import BackendStats, LabelingAborted, PairSource, Query
 from orlvlmf.feedback.sampling import PairSample
 from orlvlmf.feedback.store import LabelStore
+from orlvlmf.pipeline.manifest import canonical_hash
 
 _PRIOR = ("calls", "retries", "prompt_tokens", "completion_tokens", "cost_usd")
 
 
 def query_key(pair_key: str, identity: dict, task: str) -> str:
-    blob = json.dumps({"pair": pair_key, "backend": identity, "task": task}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    """sha256 of the pair, the backend identity (model, prompt version, ...) and the task text."""
+    return canonical_hash({"pair": pair_key, "backend": identity, "task": task})
 
 
 @dataclass

@@ -56,6 +56,7 @@ class ReportStage(Stage):
         out.mkdir(parents=True, exist_ok=True)
         md: list[str] = [f"# Run `{ctx.cfg.name}`", ""]
         summary: dict[str, Any] = {}
+        self._gt_reward = None  # the dataset's GT reward column, read once for every section
         if "collect/dataset.h5" in ctx.inputs:
             md += self._dataset(ctx.inputs["collect/dataset.h5"], out, summary)
         if "label/pairs.npz" in ctx.inputs:
@@ -73,7 +74,10 @@ class ReportStage(Stage):
     def _dataset(self, path: Path, out: Path, summary: dict) -> list[str]:
         from orlvlmf.data.dataset import OfflineDataset
 
-        ds = OfflineDataset.open(path)
+        with OfflineDataset.open(path) as ds:
+            return self._dataset_section(ds, out, summary)
+
+    def _dataset_section(self, ds: Any, out: Path, summary: dict) -> list[str]:
         meta = ds.metadata
         md = ["## Dataset", "", "| field | value |", "|---|---|"]
         for key in ("env_id", "task_text", "collector", "quality", "seed", "image_size", "camera"):
@@ -84,6 +88,7 @@ class ReportStage(Stage):
                f"| observations | {', '.join(ds.observation_keys)} |"]
         if ds.has_ground_truth:
             gt = ds.ground_truth()
+            self._gt_reward = gt.reward
             returns = np.bincount(ds.episode_index, weights=gt.reward, minlength=ds.num_episodes)
             success = np.zeros(ds.num_episodes, bool)
             np.logical_or.at(success, ds.episode_index, gt.success.astype(bool))
@@ -140,16 +145,12 @@ class ReportStage(Stage):
                "(frames no labeled pair used)."]
         summary["reward_val_acc"] = fmt_mean_std([m.get("val_acc") for m in metrics.values()], 3)
         rewards = _per_seed(ctx, "relabel/rewards.npz")
-        if rewards and "collect/dataset.h5" in ctx.inputs:
-            from orlvlmf.data.dataset import OfflineDataset
-
-            ds = OfflineDataset.open(ctx.inputs["collect/dataset.h5"])
-            if ds.has_ground_truth:
-                seed, path = next(iter(rewards.items()))
-                learned = np.load(path)["reward"]
-                plots.scatter(out / "reward_vs_gt.png", ds.ground_truth().reward, learned,
-                              f"Learned vs GT reward (seed {seed})", "GT reward", "learned reward")
-                md += ["", "![learned reward against GT reward](reward_vs_gt.png)"]
+        if rewards and self._gt_reward is not None:
+            seed, path = next(iter(rewards.items()))
+            learned = np.load(path)["reward"]
+            plots.scatter(out / "reward_vs_gt.png", self._gt_reward, learned,
+                          f"Learned vs GT reward (seed {seed})", "GT reward", "learned reward")
+            md += ["", "![learned reward against GT reward](reward_vs_gt.png)"]
         return md + [""]
 
     def _training(self, ctx: StageContext, out: Path) -> list[str]:
