@@ -24,7 +24,10 @@ class TrainConfig:
       * ``learned``: ``relabel/rewards.npz`` (the reward model's relabeling; already normalised);
       * ``ground_truth``: the dataset's true reward (oracle baseline "IQL GT reward");
       * ``average``: every transition gets the mean true reward (baseline "IQL avg. reward").
-    ``reward_scale`` multiplies whichever is used (MetaWorld's 0–10 true reward wants 0.1).
+    ``true_reward_normalize`` maps the true reward the way ``relabel.normalize`` maps the learned one
+    (default ``minmax``: [min, max] of the dataset -> [0, 1], so IQL-GT and ours train on the same
+    span; MetaWorld's 0–10 reward becomes the ×0.1 the IQL references use); the average is taken
+    after it.  ``reward_scale`` multiplies whichever column is used.
     """
 
     steps: int = 30000
@@ -33,6 +36,7 @@ class TrainConfig:
     checkpoint_every: int = 5000
     log_every: int = 250
     reward: str = "learned"  # learned | ground_truth | average
+    true_reward_normalize: str = "minmax"  # none | minmax | zscore | iql (for ground_truth/average)
     reward_scale: float = 1.0
     seed: int = 0  # added to the run seed
 

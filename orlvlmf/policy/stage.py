@@ -1,8 +1,8 @@
 """Stage ``train``: fit the configured learner (IQL by default) on the relabeled dataset.
 
 Reward column by ``train.reward``: ``learned`` (``relabel/rewards.npz``), ``ground_truth`` or
-``average`` (the dataset's true reward, or its mean on every transition), times
-``train.reward_scale``.  Every ``train.eval_every`` steps the policy is rolled out in the env
+``average`` (the dataset's true reward mapped by ``train.true_reward_normalize``, or its mean on
+every transition), times ``train.reward_scale``.  Every ``train.eval_every`` steps the policy is rolled out in the env
 (``train.eval_episodes`` episodes, mean action); metrics go to TensorBoard under
 ``<run>/tb/train/seed_<k>`` and to ``train_metrics.json``.  ``last.ckpt`` in the stage's work dir
 is rewritten every ``train.checkpoint_every`` steps; an interrupted stage resumes from it.
@@ -23,7 +23,8 @@ from orlvlmf.policy.config import REWARD_ARTIFACTS, REWARD_SOURCES
 from orlvlmf.registry import register
 
 
-def select_rewards(ds: Any, source: str, rewards_path: Path | None, scale: float = 1.0) -> np.ndarray:
+def select_rewards(ds: Any, source: str, rewards_path: Path | None, scale: float = 1.0,
+                   true_normalize: str = "none") -> np.ndarray:
     """The (N,) reward column IQL trains on (see the module docstring)."""
     if source not in REWARD_SOURCES:
         raise StageError(f"train.reward must be one of {', '.join(REWARD_SOURCES)}, got '{source}'")
@@ -39,7 +40,14 @@ def select_rewards(ds: Any, source: str, rewards_path: Path | None, scale: float
         if not ds.has_ground_truth:
             raise StageError(f"train.reward={source} needs the dataset's ground-truth reward, which "
                              f"{ds.path} does not have; use train.reward=learned")
-        gt = ds.ground_truth().reward.astype(np.float32)
+        from orlvlmf.reward.relabel import normalization
+
+        raw = ds.ground_truth().reward
+        try:
+            shift, mult = normalization(raw, true_normalize, ds.episode_index)
+        except ValueError as err:
+            raise StageError(str(err).replace("relabel.normalize", "train.true_reward_normalize")) from None
+        gt = ((raw.astype(np.float64) - shift) * mult).astype(np.float32)
         reward = gt if source == "ground_truth" else np.full(n, gt.mean(), np.float32)
     return reward * np.float32(scale)
 
@@ -70,7 +78,8 @@ class TrainStage(Stage):
         ds = OfflineDataset.open(ctx.input("collect/dataset.h5"))
         ref = REWARD_ARTIFACTS.get(str(tcfg.reward))
         reward_path = ctx.inputs.get(ref) if ref else None
-        reward = select_rewards(ds, str(tcfg.reward), reward_path, float(tcfg.reward_scale))
+        reward = select_rewards(ds, str(tcfg.reward), reward_path, float(tcfg.reward_scale),
+                                str(tcfg.true_reward_normalize))
         torch.manual_seed(seed)
         obs_spec = {k: ds.observation_shape(k) for k in ds.observation_keys}
         learner = REGISTRY.create("learners", cfg.policy.name, cfg.policy, obs_spec, ds.action_dim)

@@ -24,11 +24,14 @@ class RewardConfig:
     ensemble: int = 3
     segment: int = 1  # H: frames per segment (o'_i, o'_{i+1}, ... clamped at the episode end)
     ties: str = "drop"  # drop | half  (labels -1 left out, or trained as 0.5 targets)
-    lr: float = 3e-4
+    # drawer-open random data, 2000 pairs, K=3: cosine from 1e-3 over 15 epochs reached 0.91 held-out
+    # accuracy where a constant 3e-4 (10 epochs) reached 0.89 and a constant 1e-3 overfit (0.87)
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"  # cosine (to 0 over max_epochs) | constant
     weight_decay: float = 0.0
     batch_size: int = 64
-    max_epochs: int = 30
-    patience: int = 3  # epochs without a better validation accuracy before stopping
+    max_epochs: int = 15
+    patience: int = 5  # epochs without a better validation accuracy before stopping
     val_fraction: float = 0.2
     augment: bool = True  # training-time augmentation of the encoder (random shift / subset)
     gt_eval_transitions: int = 1000  # held-out transitions for GT correlations (0: off)

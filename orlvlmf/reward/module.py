@@ -19,6 +19,9 @@ from orlvlmf.reward.losses import bradley_terry_loss, preference_correct
 from orlvlmf.reward.model import RewardNet  # noqa: E402
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 class RewardModel(L.LightningModule):
     """Minimises Eq. 2 averaged over the K ensemble members; accuracy uses the ensemble mean.
 
@@ -27,11 +30,14 @@ class RewardModel(L.LightningModule):
     """
 
     def __init__(self, net: dict[str, Any], lr: float = 3e-4, weight_decay: float = 0.0,
-                 augment: bool = True):
+                 augment: bool = True, lr_schedule: str = "constant"):
         super().__init__()
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"reward.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got '{lr_schedule}'")
         self.save_hyperparameters()
         self.net = RewardNet(**net)
         self.lr, self.weight_decay, self.augment = lr, weight_decay, augment
+        self.lr_schedule = lr_schedule
         self.train_acc = BinaryAccuracy()
         self.val_acc = BinaryAccuracy()
 
@@ -64,4 +70,11 @@ class RewardModel(L.LightningModule):
         self._step(batch, "val", False)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        """Adam; with ``lr_schedule="cosine"`` the rate follows lr_t = lr * (1 + cos(pi t / T)) / 2
+        over the T = max_epochs * batches-per-epoch optimiser steps (early stopping may end sooner)."""
+        opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if self.lr_schedule == "constant":
+            return opt
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -106,7 +106,8 @@ def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer
 
     L.seed_everything(seed, workers=True, verbose=False)
     module = RewardModel(net_spec(cfg, obs_shape, seed), lr=float(cfg["lr"]),
-                         weight_decay=float(cfg.get("weight_decay", 0.0)), augment=bool(cfg.get("augment", True)))
+                         weight_decay=float(cfg.get("weight_decay", 0.0)), augment=bool(cfg.get("augment", True)),
+                         lr_schedule=str(cfg.get("lr_schedule", "constant")))
     bs = int(cfg["batch_size"])
 
     class GTCorrelation(Callback):

@@ -67,6 +67,14 @@ def test_reward_sources(dataset, tmp_path):
     assert np.allclose(select_rewards(ds, "ground_truth", None, 0.1), gt * 0.1)
     avg = select_rewards(ds, "average", None)
     assert np.allclose(avg, gt.mean()) and avg.shape == gt.shape
+    # minmax maps the true reward to [0, 1] (as relabel.normalize does the learned one); the
+    # average is taken after it
+    unit = select_rewards(ds, "ground_truth", None, 2.0, true_normalize="minmax")
+    assert np.allclose(unit, 2 * (gt - gt.min()) / (gt.max() - gt.min()), atol=1e-6)
+    assert unit.min() == 0 and np.isclose(unit.max(), 2.0)
+    assert np.allclose(select_rewards(ds, "average", None, 1.0, "minmax"), unit.mean() / 2, atol=1e-6)
+    with pytest.raises(StageError, match="train.true_reward_normalize must be one of"):
+        select_rewards(ds, "ground_truth", None, 1.0, "range")
     path = tmp_path / "rewards.npz"
     learned = np.linspace(0, 1, ds.num_transitions).astype(np.float32)
     write_rewards(path, learned, np.zeros_like(learned), method="none", shift=0.0, mult=1.0,

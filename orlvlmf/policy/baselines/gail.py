@@ -1,7 +1,9 @@
 """GAIL (Ho & Ermon 2016): adversarial imitation, the policy trained by our own PPO in the env.
 
-Why our own PPO: it keeps the learner inside the shared contract (one LightningModule, ``fit`` /
-``act`` / ``save``, resumable checkpoints) without stable-baselines3's own training loop.
+Why our own: the maintained route, ``imitation`` (1.0.1, the latest) with stable-baselines3, pins
+``gymnasium~=0.29`` and ``stable-baselines3~=2.2.1``, while metaworld 3.1.1 needs gymnasium >= 1.0,
+so the two cannot share an environment.  Our own PPO also keeps the learner inside the shared
+contract (one LightningModule, ``fit`` / ``act`` / ``save``, resumable checkpoints).
 
 One learner step (``update``), with the dataset batch handed in by :class:`Learner`:
 
