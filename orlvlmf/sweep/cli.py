@@ -19,7 +19,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", help="only these methods")
     p.add_argument("--seeds", nargs="+", type=int, help="only these seeds")
     p.add_argument("--dry-run", action="store_true", help="list the cells that would run, run nothing")
-    p.add_argument("--table-only", action="store_true", help="rewrite the tables from finished cells")
+    p.add_argument("--table-only", action="store_true",
+                   help="rewrite the tables (selected cells + every finished one), run nothing")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing cell")
     p.add_argument("overrides", nargs="*", metavar="key.path=value",
                    help="overrides of the sweep config (e.g. out_dir=/data/sweeps); put them before "
@@ -32,7 +33,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import logging
 
     from orlvlmf.sweep.config import load_sweep_config
-    from orlvlmf.sweep.runner import cells_of, filter_cells, run_sweep, sweep_dir
+    from orlvlmf.sweep.runner import filter_cells, run_sweep, sweep_dir, table_cells
     from orlvlmf.sweep.tables import write_outputs
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -40,7 +41,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     cfg, file = load_sweep_config(args.config, overrides)
     keep = filter_cells(args.tasks, args.qualities, args.methods, args.seeds, cfg=cfg)
     if args.table_only:
-        out = write_outputs(cfg, [c for c in cells_of(cfg, file) if keep(c)], sweep_dir(cfg))
+        out = write_outputs(cfg, table_cells(cfg, file, keep), sweep_dir(cfg))
         print("\n".join(f"{k}: {v}" for k, v in out.items()))
         return 0
     summary = run_sweep(cfg, file, only=keep, dry_run=args.dry_run, fail_fast=args.fail_fast)

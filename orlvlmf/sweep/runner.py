@@ -337,8 +337,19 @@ def run_sweep(cfg: SweepConfig, sweep_file: Path | None = None, *, echo: Callabl
                                   "run_dir": str(pipe.run_dir)})
         summary.ran.append(cell.id)
     if not dry_run:
-        summary.outputs = write_outputs(cfg, cells, root)
+        summary.outputs = write_outputs(cfg, table_cells(cfg, sweep_file, only), root)
     return summary
+
+
+def table_cells(cfg: SweepConfig, sweep_file: Path | None = None,
+                only: Callable[[Cell], bool] | None = None) -> list[Cell]:
+    """The cells a table shows: the selected ones, plus every other cell of the sweep with a result.
+
+    So sweeps run in parts (e.g. two processes with disjoint ``--qualities``) each leave the
+    whole table behind, whichever finishes last.
+    """
+    return [c for c in cells_of(cfg, sweep_file)
+            if only is None or only(c) or read_result(cfg, c) is not None]
 
 
 def _register_extras() -> None:

@@ -32,8 +32,8 @@ def test_every_cell_composes(name, protocol, tmp_path):
         if cell.method == "iql_gt":
             assert run.train.reward == "ground_truth"
         if protocol == "reduced" and cell.task.name == "drawer":
-            assert run.dataset.episodes == 30
-            assert run.train.steps == (100 if cell.method == "gail" else 20000)
+            assert run.dataset.episodes == 100 and run.dataset.image_size == 64
+            assert run.train.steps == (100 if cell.method == "gail" else 15000)
 
 
 def test_paper_numbers():

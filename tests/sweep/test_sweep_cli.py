@@ -30,6 +30,16 @@ def test_dry_run_filters_and_table_only(tmp_path, capsys):
     assert "| toy | expert | -105.00 (5.00) | -205.00 (5.00) |" in md
     assert "| toy | random | – | – |" in md
 
+    # a later part of the sweep leaves the whole table behind: its own cells and the finished ones
+    (tmp_path / "out/tiny/table.md").unlink()
+    assert run_cli(["--config", str(path), "--qualities", "random", "--methods", "one"]) == 0
+    md = (tmp_path / "out/tiny/table.md").read_text()
+    assert "| toy | expert | -105.00 (5.00) | -205.00 (5.00) |" in md
+    assert "| toy | random | -155.00 (5.00) | – |" in md
+    # --table-only with a filter still shows every finished cell
+    assert run_cli(["--config", str(path), "--table-only", "--qualities", "expert"]) == 0
+    assert "| toy | random | -155.00 (5.00) | – |" in (tmp_path / "out/tiny/table.md").read_text()
+
 
 def test_cli_override_and_bad_config(tmp_path):
     from orlvlmf.config.loader import ConfigError
