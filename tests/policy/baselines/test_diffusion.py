@@ -23,12 +23,17 @@ def test_diffusion_policy_learns_the_expert_actions_and_evaluates(tmp_path):
         pol.fit(buf, 400, trainer=TRAINER, log_every=100)
         losses = [h["loss/diffusion"] for h in pol.history]
         assert losses[-1] < 0.5 * losses[0]
+        pol.reset_noise()
         a = pol.act(obs[:64])
         assert a.shape == (64, 1) and np.all(np.abs(a) <= 1)
-        np.testing.assert_array_equal(pol.act(obs[:64]), a)  # seeded sampling noise
+        # one noise stream: the next call gets fresh noise, a restarted stream repeats the samples
+        assert not np.array_equal(pol.act(obs[:64]), a)
+        pol.reset_noise()
+        np.testing.assert_array_equal(pol.act(obs[:64]), a)
         res = evaluate_policy(pol.act, env, 2, seed=0)
         assert res.return_mean > random_return(env) + 1000
         pol.save(tmp_path / "p.ckpt")
+        pol.reset_noise()
         np.testing.assert_allclose(load_learner(tmp_path / "p.ckpt").act(obs[:8]), pol.act(obs[:8]),
                                    atol=1e-5)
     finally:
