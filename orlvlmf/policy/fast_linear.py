@@ -25,7 +25,10 @@ def _probe() -> bool:
     if _OP is None or not torch.backends.mkldnn.is_available():
         return False
     try:
-        x, w, b = torch.randn(4, 3), torch.randn(2, 3), torch.randn(2)
+        # fixed values, not torch.randn: an import must not advance the global RNG (the first
+        # learner built in a process would otherwise get other initial weights than later ones)
+        x = torch.linspace(-1.0, 1.0, 12).reshape(4, 3)
+        w, b = torch.linspace(0.5, -0.5, 6).reshape(2, 3), torch.tensor([0.1, -0.2])
         return bool(torch.allclose(_OP(x, w, b, "none", [], ""), F.linear(x, w, b), atol=1e-5))
     except Exception:  # pragma: no cover - op missing or unusable on this build
         return False

@@ -80,9 +80,10 @@ class TrainStage(Stage):
         reward_path = ctx.inputs.get(ref) if ref else None
         reward = select_rewards(ds, str(tcfg.reward), reward_path, float(tcfg.reward_scale),
                                 str(tcfg.true_reward_normalize))
-        torch.manual_seed(seed)
         obs_spec = {k: ds.observation_shape(k) for k in ds.observation_keys}
-        learner = REGISTRY.create("learners", cfg.policy.name, cfg.policy, obs_spec, ds.action_dim)
+        learner_cls = REGISTRY.get("learners", cfg.policy.name)  # imports first, then seed the init
+        torch.manual_seed(seed)
+        learner = learner_cls(cfg.policy, obs_spec, ds.action_dim)
         buffer = buffer_from_dataset(ds, learner.observation_key, reward)
         ds.close()
 
