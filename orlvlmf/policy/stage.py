@@ -44,9 +44,10 @@ def select_rewards(ds: Any, source: str, rewards_path: Path | None, scale: float
 
         raw = ds.ground_truth().reward
         try:
-            shift, mult = normalization(raw, true_normalize, ds.episode_index)
+            shift, mult = normalization(raw, true_normalize, ds.episode_index,
+                                        setting="train.true_reward_normalize")
         except ValueError as err:
-            raise StageError(str(err).replace("relabel.normalize", "train.true_reward_normalize")) from None
+            raise StageError(str(err)) from None
         gt = ((raw.astype(np.float64) - shift) * mult).astype(np.float32)
         reward = gt if source == "ground_truth" else np.full(n, gt.mean(), np.float32)
     return reward * np.float32(scale)

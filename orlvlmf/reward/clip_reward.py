@@ -215,7 +215,8 @@ def write_clip_rewards(path: str | Path, ds: Any, cfg: ClipRewardConfig, env_nam
     if model is None:
         model, tokenizer, ident = load_clip(cfg)
     raw = dataset_clip_scores(ds, model, tokenizer, sentence, cfg)
-    shift, mult = normalization(raw, cfg.normalize, ds.episode_index, float(cfg.scale))
+    shift, mult = normalization(raw, cfg.normalize, ds.episode_index, float(cfg.scale),
+                                setting="clip.normalize")
     write_rewards(path, raw, np.zeros_like(raw), method=cfg.normalize, shift=shift, mult=mult,
                   score=cfg.score, observation=cfg.observation, ckpt_sha256=str(ident),
                   config_hash=canonical_hash({"clip": cfg.__dict__, "sentence": sentence}))

@@ -28,11 +28,12 @@ NORMALIZERS = ("none", "minmax", "zscore", "iql")
 
 
 def normalization(raw: np.ndarray, method: str, episode_index: np.ndarray | None = None,
-                  scale: float = 1.0) -> tuple[float, float]:
+                  scale: float = 1.0, setting: str = "relabel.normalize") -> tuple[float, float]:
     """(shift, mult) so that reward = (raw - shift) * mult.
 
     none: (0, 1) · minmax: [min, max] -> [0, 1] · zscore: mean 0, std 1 ·
     iql: r / (max_R - min_R) over episode returns R_e = sum_{i in e} r_i.  All times ``scale``.
+    ``setting`` is the config key that chose ``method``, named in the errors.
     """
     raw = np.asarray(raw, np.float64)
     if method == "none":
@@ -45,12 +46,12 @@ def normalization(raw: np.ndarray, method: str, episode_index: np.ndarray | None
         shift, mult = float(raw.mean()), (1.0 / std if std > 0 else 1.0)
     elif method == "iql":
         if episode_index is None:
-            raise ValueError("normalize=iql needs the episode index of every transition")
+            raise ValueError(f"{setting}=iql needs the episode index of every transition")
         returns = np.bincount(episode_index, weights=raw)
         span = float(returns.max() - returns.min())
         shift, mult = 0.0, (1.0 / span if span > 0 else 1.0)
     else:
-        raise ValueError(f"relabel.normalize must be one of {', '.join(NORMALIZERS)}, got '{method}'")
+        raise ValueError(f"{setting} must be one of {', '.join(NORMALIZERS)}, got '{method}'")
     return shift, mult * float(scale)
 
 
