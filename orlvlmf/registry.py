@@ -32,7 +32,7 @@ BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "envs": (),
     "feedback": ("orlvlmf.feedback.backends",),
     "learners": ("orlvlmf.policy.learners", "orlvlmf.policy.baselines"),
-    "datasets": ("orlvlmf.data.readers",),
+    "datasets": ("orlvlmf.data.formats",),
     "stages": (
         "orlvlmf.data.stage",
         "orlvlmf.feedback.stage",

@@ -146,6 +146,19 @@ class Pipeline:
             }
         )
 
+    def up_to_date(self, name: str, seed: int | None = None) -> bool:
+        """Whether stage ``name`` (for ``seed``) has run on this config and its outputs are intact."""
+        stage = load_stage(name)
+        seed = seed if stage.per_seed else None
+        try:
+            _, input_hashes = self._inputs(stage, name, seed)
+        except StageError:
+            return False
+        key = stage_key(name, seed)
+        rec = self.manifest.get(key)
+        return (rec is not None and rec.get("fingerprint") == self.fingerprint(stage, name, seed, input_hashes)
+                and self.manifest.outputs_intact(self.run_dir, key) is not None)
+
     # -- running --------------------------------------------------------------------------------
     def run_stage(self, name: str, force: bool = False) -> list[StageResult]:
         stage = load_stage(name)
