@@ -157,11 +157,17 @@ def component_kind(f: dataclasses.Field) -> str | None:
     return f.metadata.get("orlvlmf_component")
 
 
-def component_field(kind: str, default: str | None, **defaults: Any) -> Any:
-    """A dataclass field that selects a registered component of ``kind`` by ``name``."""
+def component_field(kind: str, default: str | None, *, optional: bool = False,
+                    **defaults: Any) -> Any:
+    """A dataclass field that selects a registered component of ``kind`` by ``name``.
+
+    ``optional``: the field may be omitted or ``null`` (no component); its type must then be
+    ``Optional[...]``.
+    """
     node = ({"name": default} if default is not None else {"name": "???"}) | defaults
     return dataclasses.field(
-        default_factory=lambda: dict(node), metadata={"orlvlmf_component": kind}
+        default_factory=(lambda: None) if optional and default is None else (lambda: dict(node)),
+        metadata={"orlvlmf_component": kind, "orlvlmf_optional": optional},
     )
 
 
@@ -201,10 +207,12 @@ class _Checker:
             f = fields[key]
             kind = component_kind(f)
             sub = hints.get(key)
-            if kind is not None:
+            if kind is not None and value is None and f.metadata.get("orlvlmf_optional"):
+                components[key] = (kind, None)
+            elif kind is not None:
                 if not isinstance(value, Mapping):
                     value = {"name": value}  # ``encoder: mlp`` is short for ``encoder: {name: mlp}``
-                default = f.default_factory() if callable(f.default_factory) else {}
+                default = (f.default_factory() if callable(f.default_factory) else None) or {}
                 if value.get("name", default.get("name")) == default.get("name"):
                     value = {**default, **value}  # options for the default component
                 components[key] = (kind, dict(value))
@@ -232,7 +240,7 @@ class _Checker:
                       + f": {str(err).splitlines()[0]}")
         out = OmegaConf.to_container(merged, resolve=False)
         for key, (kind, value) in components.items():
-            out[key] = self.check_component(kind, value, f"{prefix}{key}")
+            out[key] = None if value is None else self.check_component(kind, value, f"{prefix}{key}")
         return out
 
     def check_component(self, kind: str, node: dict, dotted: str) -> dict:

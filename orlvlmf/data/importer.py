@@ -320,6 +320,21 @@ class DatasetReader:
     def open(self, path: Path, options: ImportOptions) -> ImportSource:
         raise NotImplementedError
 
+    def shapes(self, path: str | os.PathLike, options: ImportOptions) -> tuple[int | None, int | None]:
+        """(action dim, state dim) the import would give, from the source's key list alone."""
+        src = self.open(Path(path), options)
+        wanted = (None if options.observations is None else
+                  [k for k in options.observations if k in OBSERVATION_KEYS])
+        keys = resolve_keys(src.available, options.keys, wanted, str(src.path), src.key_help)
+
+        def width(name: str) -> int:
+            return int(np.prod(src.available[name].shape or (1,)))
+
+        state = keys.get("state")
+        state_dim = (None if state is None else
+                     sum(width(k) for k in state) if isinstance(state, list) else width(state))
+        return (width(keys["actions"]) if keys.get("actions") else 1), state_dim
+
     def read(self, path: str | os.PathLike, out: str | os.PathLike,
              options: ImportOptions | None = None) -> Path:
         """Import ``path`` into the orlvlmf dataset ``out`` (written atomically)."""

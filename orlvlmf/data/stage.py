@@ -118,6 +118,40 @@ def check_stored(ds: OfflineDataset) -> None:
                 check_finite(k, ds.episode_frames(k, e), where(e))
 
 
+def key_mapping(d) -> dict:
+    """``dataset.keys`` as a plain dict (``d.keys`` on a config node is the mapping method)."""
+    node = d["keys"]
+    return dict(OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node or {})
+
+
+def dataset_shapes(d) -> tuple[int | None, int | None]:
+    """(action dim, state dim) of the data ``dataset.*`` names, read without importing it."""
+    if d.source == "file":
+        with OfflineDataset.open(d.path) as ds:
+            state = (int(np.prod(ds.observation_shape("state"))) if "state" in ds.observation_keys
+                     else None)
+            return ds.action_dim, state
+    from orlvlmf.data.importer import ImportOptions
+
+    options = ImportOptions(keys=key_mapping(d), observations=tuple(d.observations),
+                            image_size=d.image_size)
+    return REGISTRY.create("datasets", d.source).shapes(d.path, options)
+
+
+def check_dataset_fits_env(env_cfg, d) -> None:
+    """Refuse, before importing, data whose action / state sizes are not the env's."""
+    from orlvlmf.env import check_env_shapes, make_env
+
+    if not d.path:
+        raise StageError(f"dataset.source={d.source} needs dataset.path (the file or directory to read)")
+    action_dim, state_dim = dataset_shapes(d)
+    env = make_env(env_cfg, observations=("state",))
+    try:
+        check_env_shapes(env, action_dim, state_dim, f"the dataset {d.path}")
+    finally:
+        env.close()
+
+
 def import_dataset(source: str, path: str | None, out: Path, observations, *, keys=None,
                    image_size: int | None = None, progress: bool = False) -> dict:
     """``dataset.source`` ``file`` or a reader name → ``out``; returns a summary."""
@@ -132,7 +166,6 @@ def import_dataset(source: str, path: str | None, out: Path, observations, *, ke
     else:
         from orlvlmf.data.importer import ImportOptions
 
-        keys = OmegaConf.to_container(keys, resolve=True) if OmegaConf.is_config(keys) else keys
         options = ImportOptions(keys=dict(keys or {}), observations=tuple(observations),
                                 image_size=image_size, progress=progress)
         REGISTRY.create("datasets", source).read(path, out, options)
@@ -154,17 +187,24 @@ class CollectStage(Stage):
     per_seed = False
     description = "roll out the env with a collector (or import a dataset)"
 
+    def missing_simulator(self, cfg) -> str | None:
+        if cfg.dataset.source == "collect" and not (cfg.env and cfg.env.get("name")):
+            return ("dataset.source=collect rolls out a simulator, but the config has no env: set "
+                    "env (e.g. env: {name: cartpole}) or import data (dataset.source: lerobot, "
+                    "robomimic, rlds, minari, episodes or file, with dataset.path)")
+        return None
+
     def run(self, ctx: StageContext) -> dict:
         cfg = ctx.cfg
         d = cfg.dataset
         out = ctx.output("dataset.h5")
+        why = self.missing_simulator(cfg)
+        if why:
+            raise StageError(why)
         try:
             progress = bool(OmegaConf.select(cfg, "trainer.progress", default=True)) \
                 and sys.stderr.isatty()
             if d.source == "collect":
-                if cfg.env is None or not cfg.env.get("name"):
-                    raise StageError("dataset.source=collect needs an env: set env.name (e.g. "
-                                     "env.name=cartpole) or use dataset.source=file/episodes/minari")
                 if d.image_size is None:
                     raise StageError("dataset.image_size: null keeps an imported dataset's frame "
                                      "size; collecting needs a size (e.g. 128)")
@@ -174,7 +214,9 @@ class CollectStage(Stage):
                                           progress=progress,
                                           workers=d.workers)
             else:
-                summary = import_dataset(d.source, d.path, out, list(d.observations), keys=d.keys,
+                if cfg.env is not None:  # a simulator beside imported data must be its own
+                    check_dataset_fits_env(cfg.env, d)
+                summary = import_dataset(d.source, d.path, out, list(d.observations), keys=key_mapping(d),
                                          image_size=d.image_size, progress=progress)
         except (DatasetError, EnvError) as err:
             raise StageError(str(err)) from None

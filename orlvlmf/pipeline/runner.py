@@ -221,9 +221,26 @@ class Pipeline:
         return StageResult(key, "ran", seconds, summary)
 
     def run(self, names: Iterable[str] | None = None, force: bool = False) -> list[StageResult]:
+        """Run ``names`` (default: ``cfg.stages``) in order.
+
+        Before any work: unknown stages fail; a stage that needs a simulator the config lacks
+        (no ``env``) is refused — or, when it is ``simulator_optional`` and was not asked for
+        explicitly (a single-stage command or a ``stages`` list of one's own), skipped with one line.
+        """
+        from orlvlmf.config.schema import DEFAULT_STAGES
+
+        explicit = names is not None or list(self.cfg.stages) != DEFAULT_STAGES
         names = list(names if names is not None else self.cfg.stages)
-        for n in names:  # fail before any work if a stage is unknown or not landed yet
-            load_stage(n)
+        runnable = []
+        for n in names:  # fail before any work if a stage is unknown, not landed, or cannot run
+            why = load_stage(n).missing_simulator(self.cfg)
+            if why is None:
+                runnable.append(n)
+            elif load_stage(n).simulator_optional and not explicit:
+                self.echo(f"{n}: skipped ({why})")
+            else:
+                raise StageError(f"stage '{n}' cannot run: {why}")
+        names = runnable
         results: list[StageResult] = []
         for n in names:
             results += self.run_stage(n, force=force)

@@ -9,14 +9,20 @@
     buffer = buffer_from_dataset(ds, learner.observation_key, rewards)   # tensors in memory
     learner.fit(buffer, steps=30_000, trainer=cfg.trainer, logger=tb, periodic=[(5000, eval_fn)],
                 checkpoint=(work_dir / "last.ckpt", 5000))     # resumes from it when present
-    action = learner.act(obs)                 # deterministic (mean) action(s), numpy in [-1, 1]
+    learner.set_action_bounds(low, high)      # data outside [-1, 1]: train on scaled actions
+    action = learner.act(obs)                 # deterministic (mean) action(s) in the data's units
     learner.save(path);  learner = load_learner(path)
 
 A learner is a LightningModule with manual optimisation.  ``fit`` runs a Lightning ``Trainer``
 over a *step stream* (an iterable of step numbers, no DataLoader): each ``training_step`` draws
 its batch with ``buffer.sample`` (torch.randint + gather on the learner's device) and calls the
-subclass's :meth:`update`.  Subclasses implement ``update``, ``configure_optimizers``, ``act``
-and, if they need dataset statistics, ``prepare``.
+subclass's :meth:`update`.  Subclasses implement ``update``, ``configure_optimizers``,
+``unit_action`` (the nets' action in [-1, 1]) and, if they need dataset statistics, ``prepare``.
+
+Actions: the nets always work in [-1, 1].  Data whose actions lie elsewhere is trained on
+a_unit = (a − c) / h (c = (high + low) / 2, h = (high − low) / 2 per dimension, h = 1 where
+high = low; :meth:`set_action_bounds`, :meth:`to_unit_actions`), and :meth:`act` answers
+c + h · a_unit in the data's units.  c and h are buffers: they travel with the checkpoint.
 
 The learner's own step counter (``learner.step``) drives schedules, logging, checkpoints and
 resumption; Lightning's ``global_step`` is not used (with several optimisers it counts each
@@ -45,6 +51,8 @@ import lightning as L  # noqa: E402
 from orlvlmf.policy.buffer import Batch, TransitionBuffer  # noqa: E402
 
 CKPT_FORMAT = "orlvlmf-learner"
+#: action-unit buffers and their identity values (checkpoints written before them load as identity)
+_IDENTITY_ACTIONS = {"action_center": 0.0, "action_half_range": 1.0}
 PeriodicFn = Callable[["Learner"], Mapping[str, float] | None]
 
 
@@ -136,6 +144,38 @@ class Learner(L.LightningModule):
         self.register_buffer("obs_mean", torch.zeros(width))
         self.register_buffer("obs_std", torch.ones(width))
         self.register_buffer("obs_stats_ready", torch.zeros((), dtype=torch.bool))
+        for name, value in _IDENTITY_ACTIONS.items():  # act() in the data's units (identity here)
+            self.register_buffer(name, torch.full((self.action_dim,), value))
+
+    # -- action units ---------------------------------------------------------------------------
+    def set_action_bounds(self, low: Sequence[float], high: Sequence[float]) -> None:
+        """Per-dimension [low, high] of the data's actions: training uses them scaled to [-1, 1]."""
+        low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
+        if low.shape != (self.action_dim,) or high.shape != (self.action_dim,) or np.any(high < low):
+            raise LearnerError(f"action bounds must be two ({self.action_dim},) vectors with "
+                               f"low <= high, got {low.tolist()} and {high.tolist()}")
+        half = (high - low) / 2
+        self.action_center.copy_(torch.as_tensor((high + low) / 2))
+        self.action_half_range.copy_(torch.as_tensor(np.where(half > 0, half, 1.0)))
+
+    @property
+    def action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        c, h = self.action_center.cpu().numpy(), self.action_half_range.cpu().numpy()
+        return c - h, c + h
+
+    def to_unit_actions(self, actions: np.ndarray) -> np.ndarray:
+        """a_unit = (a − c) / h: the data's actions as the nets see them."""
+        c, h = self.action_center.cpu().numpy(), self.action_half_range.cpu().numpy()
+        return ((np.asarray(actions, np.float32) - c) / h).astype(np.float32)
+
+    def act(self, obs: Any) -> np.ndarray:
+        """Deterministic action(s) in the data's units, c + h · unit_action(obs); one observation
+        or a batch."""
+        a = self.unit_action(obs)
+        c, h = self.action_center.cpu().numpy(), self.action_half_range.cpu().numpy()
+        if np.all(c == 0) and np.all(h == 1):
+            return a
+        return (c + h * a).astype(np.float32)
 
     # -- data -----------------------------------------------------------------------------------
     def prepare(self, buffer: TransitionBuffer) -> None:
@@ -164,7 +204,8 @@ class Learner(L.LightningModule):
         """One training step on ``batch`` (manual optimisation); metrics when asked."""
         raise NotImplementedError
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
+        """Deterministic action(s) of the nets, in [-1, 1]; one observation or a batch."""
         raise NotImplementedError
 
     @property
@@ -309,12 +350,18 @@ class Learner(L.LightningModule):
 
     def load_checkpoint_state(self, state: dict) -> None:
         _check_ckpt(state, "checkpoint")
-        self.load_state_dict(state["state_dict"])
+        self.load_state_dict(_with_action_units(state["state_dict"], self.action_dim))
         self.step = int(state["step"])
         self.history = list(state.get("history", []))
         if "optimizers" in state:
             self._pending = {"optimizers": state["optimizers"],
                              "generators": state.get("generators", {})}
+
+
+def _with_action_units(state_dict: dict, action_dim: int) -> dict:
+    """``state_dict`` with identity action units added when it predates them."""
+    missing = {k: torch.full((action_dim,), v) for k, v in _IDENTITY_ACTIONS.items() if k not in state_dict}
+    return {**state_dict, **missing}
 
 
 def _check_ckpt(state: Any, path: Any) -> None:
@@ -357,7 +404,7 @@ def load_learner(path: str | os.PathLike, map_location: str = "cpu") -> Learner:
     _check_ckpt(state, path)
     learner = REGISTRY.create("learners", state["name"], state["config"], state["obs_spec"],
                               state["action_dim"])
-    learner.load_state_dict(state["state_dict"])
+    learner.load_state_dict(_with_action_units(state["state_dict"], learner.action_dim))
     learner.step = int(state["step"])
     learner.total_steps = int(state.get("total_steps", 0))
     learner.history = list(state.get("history", []))

@@ -7,7 +7,7 @@ Light module: no torch.  ``policy: {name: iql, ...}`` is checked against :class:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from orlvlmf.config.loader import component_field
 
@@ -28,6 +28,9 @@ class TrainConfig:
     (default ``minmax``: [min, max] of the dataset -> [0, 1], so IQL-GT and ours train on the same
     span; MetaWorld's 0–10 reward becomes the ×0.1 the IQL references use); the average is taken
     after it.  ``reward_scale`` multiplies whichever column is used.
+    ``holdout_episodes``: share of the episodes kept out of training for the offline diagnostics in
+    ``train_metrics.json`` (action error against the data, Q / V); ``null``: 0.1 when the run has
+    no env to evaluate in, else 0 (simulator runs train on every episode).
     """
 
     steps: int = 30000
@@ -39,6 +42,7 @@ class TrainConfig:
     true_reward_normalize: str = "minmax"  # none | minmax | zscore | iql (for ground_truth/average)
     reward_scale: float = 1.0
     seed: int = 0  # added to the run seed
+    holdout_episodes: Optional[float] = None
 
 
 @dataclass

@@ -246,7 +246,7 @@ class GAIL(StateLearner):
         return metrics
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         out = self.actor(x).clamp(-1.0, 1.0).cpu().numpy()
         return out[0] if single else out
