@@ -63,6 +63,8 @@ class ReportStage(Stage):
         out = ctx.output("report")
         out.mkdir(parents=True, exist_ok=True)
         md: list[str] = [f"# Run `{ctx.cfg.name}`", ""]
+        if ctx.cfg.task:
+            md += [f"Task: {ctx.cfg.task}", ""]
         summary: dict[str, Any] = {}
         self._gt_reward = None  # the dataset's GT reward column, read once for every section
         if "collect/dataset.h5" in ctx.inputs:
