@@ -140,8 +140,19 @@ def _child(args) -> None:
                                   interpolation="AREA")
                     frames += 1
     seconds = time.perf_counter() - t0
-    print(json.dumps({"frames": frames, "seconds": seconds,
-                      "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"frames": frames, "seconds": seconds, "maxrss_mb": _peak_rss_mb()}))
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM; getrusage's ru_maxrss survives exec on Linux and
+    would report the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run_child(kind: str, args, out: Path) -> dict:
