@@ -109,16 +109,65 @@ class LabelStage(Stage):
             if st.failed:
                 ctx.log(f"{st.failed} queries failed after retries and are left out; rerun the "
                         f"stage with --force to ask them again (answered ones are reused)")
-            from orlvlmf.feedback.audit import audit_pairs, format_audit, log_audit
+            from orlvlmf.feedback.audit import audit_pairs, format_audit
 
             audit = None
+            tie = float(cfg.feedback.get("tie_threshold", 0.0) or 0.0)
             if ds.has_ground_truth:  # agreement with the noiseless scripted teacher
-                tie = float(cfg.feedback.get("tie_threshold", 0.0) or 0.0)
                 audit = audit_pairs(res.idx0[m], res.idx1[m], labels, ds.ground_truth().reward, tie)
                 ctx.log(format_audit(audit))
                 summary["gt_agreement"] = (None if audit["overall"]["agreement"] is None
                                            else round(audit["overall"]["agreement"], 4))
-            log_audit(audit, Path(ctx.run_dir) / "tb" / "label", extra=summary)
+            keys = [k for k, ok in zip(res.query_keys, m) if ok]
+            log_labels(ctx, ds, res.idx0[m], res.idx1[m], labels, keys, audit, summary, pc.image_key, tie)
             return summary
         finally:
             ds.close()
+
+
+def log_labels(ctx: StageContext, ds, idx0: np.ndarray, idx1: np.ndarray, labels: np.ndarray,
+               keys: list[str], audit: dict | None, summary: dict, image_key: str, tie: float,
+               shown: int = 8) -> None:
+    """``tb/label``: label statistics against the number of labels so far (step = labels), the
+    GT audit at the final count, and a grid of ``shown`` labeled pairs with the VLM's reason."""
+    from orlvlmf.feedback.audit import log_audit
+    from orlvlmf.feedback.gallery import LABEL_TEXT
+    from orlvlmf.feedback.prompts import reason_line
+    from orlvlmf.feedback.store import LabelStore
+    from orlvlmf.pipeline import tensorboard as tb
+
+    n = len(labels)
+    ref = None
+    if ds.has_ground_truth:
+        from orlvlmf.feedback.backends.scripted import gt_labels
+
+        r = ds.ground_truth().reward
+        ref = gt_labels(r[idx0], r[idx1], tie)
+    writer = tb.stage_writer(ctx.run_dir, "label")
+    try:
+        every = max(1, n // 50)
+        for k in sorted(set(range(every, n + 1, every)) | {n}):
+            lab = labels[:k]
+            stats = {"minus1_rate": float(np.mean(lab == -1)), "image2_better_rate": float(np.mean(lab == 1))}
+            if ref is not None:
+                decided = (lab != -1) & (ref[:k] != -1)
+                if decided.any():
+                    stats["gt_agreement"] = float(np.mean(lab[decided] == ref[:k][decided]))
+            tb.add_scalars(writer, "labels", stats, k)
+        log_audit(audit, writer, n, extra=summary)
+        if image_key not in ds.observation_keys or n == 0:
+            return
+        chosen = np.sort(np.random.default_rng(0).choice(n, min(shown, n), replace=False))
+        with LabelStore(ctx.output("labels.sqlite"), readonly=True) as store:
+            rows = store.lookup([keys[i] for i in chosen])
+        frames = ds.next_observations(image_key, np.stack([idx0[chosen], idx1[chosen]], 1))
+        cards = []
+        for f, i in zip(frames, chosen):
+            text = LABEL_TEXT.get(int(labels[i]), str(labels[i]))
+            if ref is not None:
+                text += f"; GT: {LABEL_TEXT[int(ref[i])]}"
+            reason = reason_line((rows.get(keys[i]) or {}).get("stage1_text"))
+            cards.append((f[0], f[1], text + (f". Reason: {reason}" if reason else "")))
+        writer.add_figure("labels/pairs", tb.pair_grid(cards, f"{len(cards)} of {n} labeled pairs"), n)
+    finally:
+        writer.close()

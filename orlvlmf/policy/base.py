@@ -48,6 +48,7 @@ from orlvlmf._compat.torchvision_ops import ensure_torchvision_importable
 ensure_torchvision_importable()
 import lightning as L  # noqa: E402
 
+from orlvlmf.pipeline.progress import progress_enabled  # noqa: E402
 from orlvlmf.policy.buffer import Batch, TransitionBuffer  # noqa: E402
 
 CKPT_FORMAT = "orlvlmf-learner"
@@ -306,7 +307,7 @@ class Learner(L.LightningModule):
         for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.seed"):
             logging.getLogger(name).setLevel(logging.WARNING)
         tr = _trainer_options(trainer)
-        progress = tr.pop("progress", False)
+        progress = progress_enabled(tr.pop("progress", False))
         if progress:
             from lightning.pytorch.callbacks import TQDMProgressBar
 

@@ -86,11 +86,13 @@ def prefetched(batches: Iterator, enabled: bool = True, depth: int = 2) -> Itera
 @torch.inference_mode()
 def score_batches(net: RewardNet, read: Callable[[int, int], np.ndarray], n: int, batch_size: int = 256,
                   prefetch: bool = True, channels_last: bool = True, fuse: bool = True,
-                  bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  bf16: bool = False, on_batch: Callable[[int], None] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Ensemble mean and std of r over items ``read(a, b)`` for ``a:b`` in batches covering ``0:n``.
 
     ``read`` returns raw observations; it and the preprocessing run in the prefetch thread.
     ``bf16`` autocasts the network to bfloat16 (CPUs with AVX512-BF16/AMX; ~1e-2 relative error).
+    ``on_batch(k)`` is called after each batch of ``k`` items (a progress bar).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -111,6 +113,8 @@ def score_batches(net: RewardNet, read: Callable[[int, int], np.ndarray], n: int
             r = _member_scores(model, x, channels_last).float()
         mean[a:b] = r.mean(0).numpy()
         std[a:b] = (r.std(0, unbiased=False) if r.shape[0] > 1 else torch.zeros_like(r[0])).numpy()
+        if on_batch is not None:
+            on_batch(b - a)
     return mean, std
 
 

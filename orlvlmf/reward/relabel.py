@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -57,8 +57,10 @@ def normalization(raw: np.ndarray, method: str, episode_index: np.ndarray | None
 
 def relabel_dataset(net: RewardNet, ds: Any, observation: str, score: str = "next",
                     batch_size: int = 256, prefetch: bool = True, channels_last: bool = True,
-                    fuse: bool = True, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
-    """(ensemble mean, ensemble std) of r over every transition of ``ds``, in dataset order."""
+                    fuse: bool = True, precision: str = "32",
+                    on_batch: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(ensemble mean, ensemble std) of r over every transition of ``ds``, in dataset order;
+    ``on_batch(k)`` after each batch of ``k`` transitions."""
     if precision not in ("32", "bf16"):
         raise ValueError(f"relabel.precision must be '32' or 'bf16', got '{precision}'")
     if score not in ("next", "current"):
@@ -72,7 +74,7 @@ def relabel_dataset(net: RewardNet, ds: Any, observation: str, score: str = "nex
     get = ds.next_observations if score == "next" else ds.observations
     return score_batches(net, lambda a, b: get(observation, np.arange(a, b)), ds.num_transitions,
                          batch_size, prefetch=prefetch, channels_last=channels_last, fuse=fuse,
-                         bf16=precision == "bf16")
+                         bf16=precision == "bf16", on_batch=on_batch)
 
 
 def write_rewards(path: str | Path, mean: np.ndarray, std: np.ndarray, *, method: str, shift: float,
