@@ -14,8 +14,8 @@ task/quality, one label set is queried per task/quality/feedback, one reward mod
 label set and seed — whichever methods need them.  Finished stage runs are published to the cache.
 
 Skipping and resuming: a cell whose result file holds the same cell hash (hash of its composed run
-config and stages) is skipped without building anything; an interrupted cell is rerun, and the
-Pipeline skips its finished stages and resumes the interrupted one from its work dir.
+config, stages and their versions) is skipped without building anything; an interrupted cell is
+rerun, and the Pipeline skips its finished stages and resumes the interrupted one from its work dir.
 """
 
 from __future__ import annotations
@@ -257,9 +257,13 @@ def compose(cell: Cell, cfg: SweepConfig):
 
 
 def cell_hash(run_cfg: Any) -> str:
+    """Hash of the composed run config and of its stages' versions (a bumped stage reruns the cell)."""
     from omegaconf import OmegaConf
 
-    return canonical_hash(OmegaConf.to_container(run_cfg, resolve=False))
+    from orlvlmf.pipeline.runner import load_stage
+
+    versions = {str(s): load_stage(str(s)).version for s in run_cfg.stages}
+    return canonical_hash({"config": OmegaConf.to_container(run_cfg, resolve=False), "versions": versions})
 
 
 def result_path(cfg: SweepConfig, cell: Cell) -> Path:
