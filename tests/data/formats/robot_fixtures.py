@@ -43,7 +43,12 @@ def write_video(path: Path, frames: np.ndarray, fps: int, codec: str) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as c:
-        opts = {"g": "2", "crf": "20"} if codec in ("libsvtav1", "libx264") else {"qscale": "2"}
+        if codec == "libx265":  # quiet: x265 logs every encode to stderr by default
+            opts = {"crf": "20", "x265-params": "log-level=error:keyint=2"}
+        elif codec in ("libsvtav1", "libx264"):
+            opts = {"g": "2", "crf": "20"}
+        else:
+            opts = {"qscale": "2"}
         s = c.add_stream(codec, rate=fps, options=opts)
         s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         for i, img in enumerate(frames):

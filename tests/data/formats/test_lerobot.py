@@ -1,4 +1,4 @@
-"""``lerobot``: v2.1 and v3.0 datasets (AV1 and mpeg4 video) written by their own layout."""
+"""``lerobot``: v2.1 and v3.0 datasets (AV1, h264, hevc and mpeg4 video) written by their own layout."""
 
 import json
 import shutil
@@ -11,7 +11,7 @@ from orlvlmf.data.formats import read_any
 from orlvlmf.data.importer import resize_frames
 from robot_fixtures import TASK, synth_episodes, write_lerobot_v21, write_lerobot_v30, write_video
 
-CODEC_NAME = {"libsvtav1": "av1", "mpeg4": "mpeg4", "libx264": "h264"}
+CODEC_NAME = {"libsvtav1": "av1", "mpeg4": "mpeg4", "libx264": "h264", "libx265": "hevc"}
 
 
 def _check_import(ds, eps, codec, size=32):
@@ -30,7 +30,7 @@ def _check_import(ds, eps, codec, size=32):
     assert ds.metadata["action_min"][0] < -1 and ds.metadata["action_max"][0] > 1
 
 
-@pytest.mark.parametrize("codec", ["libsvtav1", "mpeg4", "libx264"])
+@pytest.mark.parametrize("codec", ["libsvtav1", "mpeg4", "libx264", "libx265"])
 def test_v21_with_info_json_that_lies(tmp_path, codec):
     """info.json declares h264 and the wrong video folder layout; two cameras need keys.image."""
     eps = synth_episodes(3, 10)
