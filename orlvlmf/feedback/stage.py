@@ -155,8 +155,8 @@ def log_labels(ctx: StageContext, ds, idx0: np.ndarray, idx1: np.ndarray, labels
                     stats["gt_agreement"] = float(np.mean(lab[decided] == ref[:k][decided]))
             tb.add_scalars(writer, "labels", stats, k)
         log_audit(audit, writer, n, extra=summary)
-        if image_key not in ds.observation_keys or n == 0:
-            return
+        if n == 0 or image_key not in ds.observation_keys or len(ds.observation_shape(image_key)) != 3:
+            return  # the grid shows images (a teacher may compare states)
         chosen = np.sort(np.random.default_rng(0).choice(n, min(shown, n), replace=False))
         with LabelStore(ctx.output("labels.sqlite"), readonly=True) as store:
             rows = store.lookup([keys[i] for i in chosen])

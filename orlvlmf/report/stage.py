@@ -163,7 +163,13 @@ class ReportStage(Stage):
         """``labels.html``: labeled pairs side by side with the label (and the VLM's reasoning)."""
         if "collect/dataset.h5" not in ctx.inputs:
             return []
+        from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.feedback.gallery import write_gallery
+
+        key = str(np.load(ctx.inputs["label/pairs.npz"])["image_key"])
+        with OfflineDataset.open(ctx.inputs["collect/dataset.h5"]) as ds:
+            if key not in ds.observation_keys or len(ds.observation_shape(key)) != 3:
+                return []  # the teacher compared states: nothing to look at
 
         write_gallery(ctx.inputs["label/labels.sqlite"], ctx.inputs["collect/dataset.h5"],
                       out / "labels.html", n=GALLERY_PAIRS)

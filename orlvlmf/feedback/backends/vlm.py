@@ -422,7 +422,8 @@ class _Run:
                 if time.perf_counter() - last_log >= PROGRESS_EVERY_S and not done.is_set():
                     last_log = time.perf_counter()
                     self.log(f"labeled {s.answered}/{s.requested} ({s.answered / s.seconds:.2f} "
-                             f"queries/s, {s.retries} retries, {s.failed} failed, ${s.cost_usd:.4f})")
+                             f"queries/s, {s.retries} retries, {s.failed} failed, ${s.cost_usd:.4f}"
+                             f"{_eta(s.requested - s.answered - s.failed, s.answered + s.failed, s.seconds)})")
 
         rep = asyncio.create_task(reporter())
         try:
@@ -441,3 +442,11 @@ class _Run:
         s = self.stats
         return {"sent": s.sent, "answered": s.answered, "failed": s.failed, "retries": s.retries,
                 "calls": s.calls, "cost_usd": s.cost_usd, "seconds": s.seconds}
+
+
+def _eta(left: int, done: int, seconds: float) -> str:
+    """", ETA 3 min 20 s" at the rate so far ('' before the first answer)."""
+    if done <= 0 or left <= 0 or seconds <= 0:
+        return ""
+    eta = left * seconds / done
+    return f", ETA {int(eta // 60)} min {int(eta % 60)} s" if eta >= 60 else f", ETA {eta:.0f} s"
