@@ -182,7 +182,7 @@ def _version() -> str:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from orlvlmf.config.loader import ConfigError
+    from orlvlmf.config import ConfigError
     from orlvlmf.pipeline.stage import StageError
     from orlvlmf.registry import RegistryError
 

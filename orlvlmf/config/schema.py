@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.loader import component_field
+from orlvlmf.config.structured import component_field
 from orlvlmf.data.config import DatasetConfig
 from orlvlmf.evaluation.config import EvaluationConfig
 from orlvlmf.feedback.config import LabelStoreConfig, PairsConfig

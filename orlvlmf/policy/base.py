@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from orlvlmf._compat.torchvision_ops import ensure_torchvision_importable
+from orlvlmf.config.structured import build
 
 ensure_torchvision_importable()
 import lightning as L  # noqa: E402
@@ -50,27 +51,6 @@ PeriodicFn = Callable[["Learner"], Mapping[str, float] | None]
 
 class LearnerError(ValueError):
     """A learner cannot be built or loaded; the message says what to change."""
-
-
-def config_from_node(node: Any, cls: type) -> Any:
-    """``cls`` instance from a config node (dict / DictConfig / ``cls``), ``name`` dropped."""
-    if isinstance(node, cls):
-        return node
-    if node is None:
-        return cls()
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(node, DictConfig):
-            node = OmegaConf.to_container(node, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    fields = {f.name for f in dataclasses.fields(cls)}
-    args = {k: v for k, v in dict(node).items() if k != "name"}
-    unknown = sorted(set(args) - fields)
-    if unknown:
-        raise LearnerError(f"unknown option(s) {unknown} for {cls.__name__}; valid: {sorted(fields)}")
-    return cls(**args)
 
 
 class _StepStream:
@@ -109,7 +89,7 @@ class Learner(L.LightningModule):
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__()
         self.automatic_optimization = False
-        self.cfg = config_from_node(cfg, type(self).Config)
+        self.cfg = build(type(self).Config, cfg, "policy", component=True, error=LearnerError)
         key = getattr(self.cfg, "observation", "state")
         if key not in obs_spec:
             raise LearnerError(

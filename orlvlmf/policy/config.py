@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-from orlvlmf.config.loader import component_field
+from orlvlmf.config.structured import component_field
 
 REWARD_SOURCES = ("learned", "ground_truth", "average", "clip")
 #: reward source → the upstream artifact holding its reward column (the others read the dataset's GT)

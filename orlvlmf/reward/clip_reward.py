@@ -59,23 +59,6 @@ class ClipRewardConfig:
     scale: float = 1.0
 
 
-def config_from(node: Any) -> ClipRewardConfig:
-    """:class:`ClipRewardConfig` from a dict / DictConfig / instance / None."""
-    if isinstance(node, ClipRewardConfig):
-        return node
-    if node is None:
-        return ClipRewardConfig()
-    from omegaconf import DictConfig, OmegaConf
-
-    if isinstance(node, DictConfig):
-        node = OmegaConf.to_container(node, resolve=True)
-    fields = set(ClipRewardConfig.__dataclass_fields__)
-    unknown = sorted(set(node) - fields)
-    if unknown:
-        raise ValueError(f"unknown clip option(s) {unknown}; valid: {sorted(fields)}")
-    return ClipRewardConfig(**dict(node))
-
-
 def goal_sentence(cfg: ClipRewardConfig, env_name: str | None) -> str:
     if cfg.sentence:
         return str(cfg.sentence)

@@ -27,12 +27,13 @@ class ClipRewardStage(Stage):
         import torch
 
         from orlvlmf.data.dataset import OfflineDataset
-        from orlvlmf.reward.clip_reward import ClipWeightsError, config_from, write_clip_rewards
+        from orlvlmf.config.structured import build
+        from orlvlmf.reward.clip_reward import ClipRewardConfig, ClipWeightsError, write_clip_rewards
 
         torch.set_num_threads(max(1, int(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1))))
         env_name = OmegaConf.select(ctx.cfg, "env.name", default=None)
         try:
-            cfg = config_from(OmegaConf.select(ctx.cfg, "clip", default=None))
+            cfg = build(ClipRewardConfig, OmegaConf.select(ctx.cfg, "clip", default=None), "clip")
             full = OfflineDataset.open(ctx.input("collect/dataset.h5"))
             try:  # CLIP never sees the ground truth
                 return write_clip_rewards(ctx.output("rewards.npz"), full.without_ground_truth(), cfg,

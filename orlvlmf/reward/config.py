@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-from orlvlmf.config.loader import component_field
+from orlvlmf.config.structured import component_field
 
 
 @dataclass

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.loader import ConfigError
+from orlvlmf.config.structured import ConfigError, build
 
 #: Metric of each paper task (success rate for MetaWorld, GT return for the others).
 DEFAULT_METRICS = {"drawer": "success_rate", "soccer": "success_rate", "cartpole": "return_mean",
@@ -103,7 +103,8 @@ class SweepConfig:
 def task_specs(cfg: SweepConfig) -> list[TaskSpec]:
     out = []
     for t in cfg.tasks:
-        spec = TaskSpec(name=t) if isinstance(t, str) else _build(TaskSpec, t, "tasks[]")
+        spec = (TaskSpec(name=t) if isinstance(t, str)
+                else build(TaskSpec, t, "tasks[]", error=SweepConfigError))
         if spec.metric is None:
             if spec.name not in DEFAULT_METRICS:
                 raise SweepConfigError(f"task '{spec.name}' has no default metric: give it as "
@@ -114,18 +115,6 @@ def task_specs(cfg: SweepConfig) -> list[TaskSpec]:
                                    f"got '{spec.metric}'")
         out.append(spec)
     return out
-
-
-def _build(cls: type, node: Any, where: str) -> Any:
-    if isinstance(node, cls):
-        return node
-    if not isinstance(node, dict):
-        raise SweepConfigError(f"{where} must be a mapping, got {node!r}")
-    fields = set(cls.__dataclass_fields__)
-    unknown = sorted(set(node) - fields)
-    if unknown:
-        raise SweepConfigError(f"{where}: unknown key(s) {unknown}; valid: {sorted(fields)}")
-    return cls(**node)
 
 
 def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[SweepConfig, Path]:
@@ -155,8 +144,9 @@ def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[Swee
     except OmegaConfBaseException as err:
         raise SweepConfigError(f"{file}: {str(err).splitlines()[0]}") from None
     cfg = SweepConfig(**{k: v for k, v in obj.items() if k not in ("protocols", "custom_methods")})
-    cfg.protocols = {k: _build(ProtocolSpec, v, f"protocols.{k}") for k, v in obj["protocols"].items()}
-    cfg.custom_methods = {k: _build(MethodSpec, v, f"custom_methods.{k}")
+    cfg.protocols = {k: build(ProtocolSpec, v, f"protocols.{k}", error=SweepConfigError)
+                     for k, v in obj["protocols"].items()}
+    cfg.custom_methods = {k: build(MethodSpec, v, f"custom_methods.{k}", error=SweepConfigError)
                           for k, v in obj["custom_methods"].items()}
     check(cfg, file)
     return cfg, file

@@ -34,7 +34,7 @@ def test_registry_builds_iql_with_paper_defaults():
 
 
 def test_unknown_option_and_missing_observation_are_clear_errors():
-    with pytest.raises(LearnerError, match="unknown option"):
+    with pytest.raises(LearnerError, match="unknown key"):
         REGISTRY.create("learners", "iql", {"name": "iql", "expectle": 0.7}, {"state": (3,)}, 1)
     with pytest.raises(LearnerError, match="observation 'state'"):
         REGISTRY.create("learners", "iql", {"name": "iql"}, {"image": (8, 8, 3)}, 1)

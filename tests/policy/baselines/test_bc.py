@@ -52,5 +52,5 @@ def test_bc_rejects_bad_config_and_image_observations():
     with pytest.raises(LearnerError, match="flat observations"):
         REGISTRY.create("learners", "bc", {"name": "bc", "observation": "image"},
                         {"image": (8, 8, 3)}, 1)
-    with pytest.raises(LearnerError, match="unknown option"):
+    with pytest.raises(LearnerError, match="unknown key"):
         REGISTRY.create("learners", "bc", {"name": "bc", "hiden": [3]}, {"state": (4,)}, 1)
