@@ -155,18 +155,16 @@ class Registry:
         with self._lock:
             if kind in self._scanned:
                 return
-            self._scanned.add(kind)
-            for module in BUILTIN_MODULES.get(kind, ()):
-                try:
-                    importlib.import_module(module)
-                except ModuleNotFoundError as err:
-                    # Only tolerate the *listed* module being absent (an issue not landed yet);
-                    # a missing dependency inside it is a real error.
-                    if err.name is None or not module.startswith(err.name):
-                        raise
-            for ep in metadata.entry_points(group=ENTRY_POINT_PREFIX + kind):
-                dist = ep.dist.name if ep.dist is not None else "?"
-                self.add(Entry(kind, ep.name, dist, ep.value, loader=ep.load))
+            self._scanned.add(kind)  # first: a module that looks up its own kind does not recurse
+            try:
+                for module in BUILTIN_MODULES.get(kind, ()):
+                    importlib.import_module(module)  # a typo here is an ImportError, not "unknown"
+                for ep in metadata.entry_points(group=ENTRY_POINT_PREFIX + kind):
+                    dist = ep.dist.name if ep.dist is not None else "?"
+                    self.add(Entry(kind, ep.name, dist, ep.value, loader=ep.load))
+            except BaseException:
+                self._scanned.discard(kind)
+                raise
 
     def entries(self, kind: str) -> list[Entry]:
         self._check_kind(kind)

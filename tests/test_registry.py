@@ -82,3 +82,13 @@ def test_reset_keeps_decorated_components():
     reg.register("learners", "mine")(type("L", (), {}))
     reg.reset()
     assert "mine" in reg.names("learners")
+
+
+def test_a_missing_builtin_module_is_an_import_error_not_an_unknown_name(monkeypatch):
+    import orlvlmf.registry as registry_mod
+
+    monkeypatch.setitem(registry_mod.BUILTIN_MODULES, "stages", ("orlvlmf.pipeline.no_such_stages",))
+    reg = Registry()
+    for _ in range(2):  # a failed scan is not remembered as done
+        with pytest.raises(ModuleNotFoundError, match="no_such_stages"):
+            reg.names("stages")

@@ -20,11 +20,7 @@ log = logging.getLogger("orlvlmf")
 
 
 class StageError(RuntimeError):
-    """A stage cannot run (missing input, unavailable implementation, bad data)."""
-
-
-class StageUnavailable(StageError):
-    """The stage exists in the pipeline but its implementation has not landed yet."""
+    """A stage cannot run (missing input, bad data, bad settings); the message says what to do."""
 
 
 @dataclass
