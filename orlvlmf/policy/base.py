@@ -83,13 +83,16 @@ class _Periodic(L.Callback):
 class Learner(L.LightningModule):
     """Base class of registered learners (see the module docstring for the contract)."""
 
-    Config: type
+    Config: type  # both set by the registry (orlvlmf.policy.learners lists every learner)
     registry_name: str
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__()
+        from orlvlmf.registry import REGISTRY
+
         self.automatic_optimization = False
-        self.cfg = build(type(self).Config, cfg, "policy", component=True, error=LearnerError)
+        entry = REGISTRY.entry_of("learners", type(self))
+        self.cfg = build(entry.config, cfg, "policy", component=True, error=LearnerError)
         key = getattr(self.cfg, "observation", "state")
         if key not in obs_spec:
             raise LearnerError(

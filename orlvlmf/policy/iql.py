@@ -61,10 +61,8 @@ def _adam(params, lr: float) -> torch.optim.Optimizer:
 
 
 class IQL(Learner):
-    """Registered as learner ``iql`` (:mod:`orlvlmf.policy.learners`); config :class:`IQLConfig`."""
+    """Learner ``iql`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`IQLConfig`."""
 
-    Config = IQLConfig
-    registry_name = "iql"
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__(cfg, obs_spec, action_dim)

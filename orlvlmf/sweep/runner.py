@@ -240,7 +240,6 @@ def compose(cell: Cell, cfg: SweepConfig):
 
     from orlvlmf.config.loader import load_config
 
-    _register_extras()
     fixed = [f"run_dir={sweep_dir(cfg) / 'cells' / cell.group}", f"name={cell.method}",
              f"seeds=[{cell.seed}]", f"stages=[{', '.join(cell.stages)}]"]
     overrides = layered_overrides(cell.overrides, load_config(cell.config_path))
@@ -299,7 +298,6 @@ def run_sweep(cfg: SweepConfig, sweep_file: Path | None = None, *, echo: Callabl
     """Run every unfinished cell, then write the tables and plots (see the module docstring)."""
     from orlvlmf.sweep.tables import write_outputs
 
-    _register_extras()
     cells = [c for c in cells_of(cfg, sweep_file) if only is None or only(c)]
     # every config checked (and the stages a method needs completed) before any work
     composed = [(c, compose(c, cfg)) for c in cells]
@@ -350,14 +348,6 @@ def table_cells(cfg: SweepConfig, sweep_file: Path | None = None,
     """
     return [c for c in cells_of(cfg, sweep_file)
             if only is None or only(c) or read_result(cfg, c) is not None]
-
-
-def _register_extras() -> None:
-    """Register the baseline learners and the clip_reward stage (until the registry lists them)."""
-    import importlib
-
-    for mod in ("orlvlmf.policy.baselines", "orlvlmf.reward.clip_stage"):
-        importlib.import_module(mod)
 
 
 def _write_result(cfg: SweepConfig, cell: Cell, payload: dict) -> None:

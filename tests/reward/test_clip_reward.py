@@ -87,7 +87,6 @@ def test_no_weights_offline_says_how_to_provide_them(tmp_path, monkeypatch):
 
 
 def test_clip_reward_stage_through_the_pipeline(dataset, tmp_path):
-    import orlvlmf.reward.clip_stage  # noqa: F401  (registers the stage)
     from orlvlmf.pipeline.runner import Pipeline
 
     cfg = OmegaConf.create({"name": "clip", "run_dir": str(tmp_path), "seeds": [0],

@@ -2,7 +2,6 @@
 
 import pytest
 
-import orlvlmf.policy.baselines  # noqa: F401  (registers bc / diffusion / gail until the registry lists them)
 from orlvlmf.sweep.config import load_sweep_config
 from orlvlmf.sweep.methods import BUILTIN_METHODS
 from orlvlmf.sweep.paper import paper_number

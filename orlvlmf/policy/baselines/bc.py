@@ -31,10 +31,8 @@ def gaussian_nll(mean: torch.Tensor, log_std: torch.Tensor, act: torch.Tensor) -
 
 
 class BC(StateLearner):
-    """Registered as learner ``bc`` (:mod:`orlvlmf.policy.baselines`); config :class:`BCConfig`."""
+    """Learner ``bc`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`BCConfig`."""
 
-    Config = BCConfig
-    registry_name = "bc"
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__(cfg, obs_spec, action_dim)

@@ -61,10 +61,8 @@ def make_scheduler(c: DiffusionConfig):
 
 
 class DiffusionPolicy(StateLearner):
-    """Registered as learner ``diffusion``; config :class:`DiffusionConfig`."""
+    """Learner ``diffusion`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`DiffusionConfig`."""
 
-    Config = DiffusionConfig
-    registry_name = "diffusion"
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__(cfg, obs_spec, action_dim)

@@ -55,10 +55,8 @@ def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, termin
 
 
 class GAIL(StateLearner):
-    """Registered as learner ``gail``; config :class:`GAILConfig`."""
+    """Learner ``gail`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`GAILConfig`."""
 
-    Config = GAILConfig
-    registry_name = "gail"
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__(cfg, obs_spec, action_dim)

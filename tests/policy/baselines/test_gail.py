@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-import orlvlmf.policy.baselines  # noqa: F401
 from orlvlmf.evaluation.rollout import evaluate_policy
 from orlvlmf.policy.base import LearnerError, load_learner
 from orlvlmf.policy.baselines.gail import gae
