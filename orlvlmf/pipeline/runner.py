@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 from omegaconf import DictConfig, OmegaConf
 
 from orlvlmf.pipeline.manifest import Manifest, atomic_write_text, canonical_hash
-from orlvlmf.pipeline.stage import Stage, StageContext, StageError, log
+from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import REGISTRY
 
 SAVED_CONFIG = "config.yaml"

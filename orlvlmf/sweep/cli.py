@@ -33,7 +33,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import logging
 
     from orlvlmf.sweep.config import load_sweep_config
-    from orlvlmf.sweep.runner import filter_cells, run_sweep, sweep_dir, table_cells
+    from orlvlmf.sweep.cells import filter_cells, sweep_dir
+    from orlvlmf.sweep.results import table_cells
+    from orlvlmf.sweep.runner import run_sweep
     from orlvlmf.sweep.tables import write_outputs
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -8,7 +8,7 @@ A sweep config's ``custom_methods`` adds columns or redefines these.
 
 from __future__ import annotations
 
-from orlvlmf.sweep.config import MethodSpec, SweepConfig, SweepConfigError
+from orlvlmf.sweep.schema import MethodSpec, SweepConfig, SweepConfigError
 
 OURS_STAGES = ["collect", "label", "reward", "relabel", "train", "evaluate"]
 OFFLINE_STAGES = ["collect", "train", "evaluate"]

@@ -6,7 +6,7 @@ from orlvlmf.sweep.config import load_sweep_config
 from orlvlmf.sweep.methods import BUILTIN_METHODS
 from orlvlmf.sweep.paper import paper_number
 from orlvlmf.pipeline.runner import load_stage
-from orlvlmf.sweep.runner import cells_of, compose
+from orlvlmf.sweep.cells import cells_of, compose
 
 
 @pytest.mark.parametrize("name,protocol", [("table1.yaml", "reduced"), ("table1.yaml", "full"),
