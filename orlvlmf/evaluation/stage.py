@@ -25,7 +25,7 @@ class EvaluateStage(Stage):
         import torch
 
         from orlvlmf.env import make_env
-        from orlvlmf.evaluation.rollout import evaluate_policy
+        from orlvlmf.env.rollout import evaluate_policy
         from orlvlmf.policy.base import load_learner
 
         cfg = ctx.cfg

@@ -134,7 +134,7 @@ class _PeriodicEval:
         self.start_step: int | None = None
 
     def __call__(self, learner: Any) -> dict[str, float]:
-        from orlvlmf.evaluation.rollout import evaluate_policy
+        from orlvlmf.env.rollout import evaluate_policy
 
         t0 = time.perf_counter()
         if self.env is None:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from orlvlmf.evaluation.rollout import evaluate_policy
+from orlvlmf.env.rollout import evaluate_policy
 from orlvlmf.policy.base import LearnerError, load_learner
 from orlvlmf.registry import REGISTRY
 from tests.policy.baselines.helpers import TRAINER, cartpole_env, expert_buffer, random_return
