@@ -30,7 +30,7 @@ KINDS: tuple[str, ...] = ("encoders", "envs", "feedback", "learners", "datasets"
 
 #: Modules whose import registers the built-in components of each kind.
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
-    "encoders": ("orlvlmf.reward.encoders",),
+    "encoders": ("orlvlmf.encoders",),
     "envs": (),
     "feedback": ("orlvlmf.feedback.backends",),
     "learners": ("orlvlmf.policy.learners",),

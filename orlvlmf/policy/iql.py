@@ -29,6 +29,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from orlvlmf.policy import gaussian
 from orlvlmf.policy.base import Learner, cosine_lr
 from orlvlmf.policy.buffer import Batch
 from orlvlmf.policy.config import IQLConfig
@@ -117,7 +118,7 @@ class IQL(Learner):
             w = awr_weights(adv, c.beta, c.adv_clip)
             target = batch.rewards + c.gamma * batch.masks * v_next
         mean, log_std = self.actor(obs)
-        logp = GaussianActor.log_prob(mean, log_std, act)
+        logp = gaussian.log_prob(mean, log_std, act)
         pi_loss = -(w * logp).mean()
         q1, q2 = self.q(obs, act)
         td_loss = q_loss(q1, q2, target)

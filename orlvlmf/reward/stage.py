@@ -40,7 +40,7 @@ def _clear_errors():
     """Exceptions whose message already says what is wrong and how to fix it."""
     from orlvlmf.data.dataset import DatasetError
     from orlvlmf.reward.data import PairsError
-    from orlvlmf.reward.encoders import EncoderInputError
+    from orlvlmf.encoders import EncoderInputError
 
     return (DatasetError, PairsError, EncoderInputError, FileNotFoundError)
 

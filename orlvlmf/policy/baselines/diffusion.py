@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from orlvlmf.encoders.mlp import mlp
 from orlvlmf.policy.base import LearnerError
-from orlvlmf.policy.baselines.common import StateLearner, mlp
+from orlvlmf.policy.baselines.common import StateLearner
 from orlvlmf.policy.baselines.config import DiffusionConfig
 from orlvlmf.policy.buffer import Batch
 
@@ -44,9 +45,8 @@ class NoiseNet(nn.Module):
     def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int], time_dim: int):
         super().__init__()
         self.time_dim = time_dim
-        self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim * 2), nn.Mish(),
-                                      nn.Linear(time_dim * 2, time_dim))
-        self.net = mlp(action_dim + time_dim + obs_dim, hidden, action_dim, act=nn.Mish)
+        self.time_mlp = mlp([time_dim, time_dim * 2, time_dim], "mish")
+        self.net = mlp([action_dim + time_dim + obs_dim, *hidden, action_dim], "mish")
 
     def forward(self, noisy: torch.Tensor, k: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         t = self.time_mlp(timestep_features(k, self.time_dim))

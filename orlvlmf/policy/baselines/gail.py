@@ -34,13 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from orlvlmf.encoders.mlp import mlp
+from orlvlmf.policy import gaussian
 from orlvlmf.policy.base import LearnerError
-from orlvlmf.policy.baselines.common import StateLearner, mlp
+from orlvlmf.policy.baselines.common import StateLearner
 from orlvlmf.policy.baselines.config import GAILConfig
 from orlvlmf.policy.buffer import Batch
-
-_HALF_LOG_2PI = 0.5 * float(np.log(2 * np.pi))
-
 
 def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, terminal: np.ndarray,
         ends: np.ndarray, gamma: float, lam: float) -> np.ndarray:
@@ -64,10 +63,10 @@ class GAIL(StateLearner):
         if c.rollout_steps <= 0 or c.minibatch_size <= 0 or c.ppo_epochs <= 0 or c.disc_epochs <= 0:
             raise LearnerError("policy.rollout_steps, minibatch_size, ppo_epochs and disc_epochs must be > 0")
         s, a = self.obs_dim, self.action_dim
-        self.actor = mlp(s, c.hidden, a, act=nn.Tanh)
+        self.actor = mlp([s, *c.hidden, a], "tanh")
         self.log_std = nn.Parameter(torch.full((a,), float(c.init_log_std)))
-        self.critic = mlp(s, c.hidden, 1, act=nn.Tanh)
-        self.disc = mlp(s + a, c.disc_hidden, 1, act=nn.Tanh)
+        self.critic = mlp([s, *c.hidden, 1], "tanh")
+        self.disc = mlp([s + a, *c.disc_hidden, 1], "tanh")
         self._env = None
         self._obs: np.ndarray | None = None
         self._episodes = 0
@@ -116,11 +115,6 @@ class GAIL(StateLearner):
     def dist(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.actor(x), self.log_std.clamp(-5.0, 2.0).expand(x.shape[0], -1)
 
-    @staticmethod
-    def log_prob(mean: torch.Tensor, log_std: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        z = (a - mean) * torch.exp(-log_std)
-        return (-0.5 * z.square() - log_std).sum(-1) - _HALF_LOG_2PI * a.shape[-1]
-
     def disc_logit(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         return self.disc(torch.cat([x, a], -1)).squeeze(-1)
 
@@ -142,7 +136,7 @@ class GAIL(StateLearner):
             mean, log_std = self.dist(x)
             a = mean + torch.exp(log_std) * torch.randn(mean.shape, device=dev,
                                                         generator=self._rollout_gen())
-            logp = self.log_prob(mean, log_std, a)
+            logp = gaussian.log_prob(mean, log_std, a)
             obs2, r_gt, terminated, truncated, _ = self._env.step(a[0].clamp(-1, 1).cpu().numpy())
             self._ep_return += float(r_gt)
             obs2 = np.asarray(obs2[self.observation_key], np.float32)
@@ -212,13 +206,13 @@ class GAIL(StateLearner):
             for start in range(0, n, c.minibatch_size):
                 idx = perm[start:start + c.minibatch_size]
                 mean, log_std = self.dist(roll["x"][idx])
-                logp = self.log_prob(mean, log_std, roll["a"][idx])
+                logp = gaussian.log_prob(mean, log_std, roll["a"][idx])
                 ratio = torch.exp(logp - roll["logp"][idx])
                 a_hat = adv_n[idx]
                 pi_loss = -torch.minimum(ratio * a_hat,
                                          ratio.clamp(1 - c.clip_ratio, 1 + c.clip_ratio) * a_hat).mean()
                 v_loss = (self.critic(roll["x"][idx]).squeeze(-1) - returns[idx]).square().mean()
-                entropy = (log_std + 0.5 + _HALF_LOG_2PI).sum(-1).mean()
+                entropy = gaussian.entropy(log_std).mean()
                 loss = pi_loss + c.value_coef * v_loss - c.entropy_coef * entropy
                 pi_opt.zero_grad(set_to_none=True)
                 self._backward(loss)
