@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 from orlvlmf.config import ConfigError, load_config, resolve_config_path
 from orlvlmf.pipeline.manifest import canonical_hash
+from orlvlmf.pipeline.runner import load_stage
 from orlvlmf.sweep.config import task_specs
 from orlvlmf.sweep.methods import method_spec
 from orlvlmf.sweep.overrides import complete_stages, layered_overrides
@@ -93,8 +94,10 @@ def compose(cell: Cell, cfg: SweepConfig):
 
 
 def cell_hash(run_cfg: Any) -> str:
-    """Hash of a cell's composed run config: a finished cell with the same hash is skipped."""
-    return canonical_hash(OmegaConf.to_container(run_cfg, resolve=False))
+    """Hash of the composed run config and of its stages' versions (a bumped stage reruns the cell);
+    a finished cell with the same hash is skipped."""
+    versions = {str(s): load_stage(str(s)).version for s in run_cfg.stages}
+    return canonical_hash({"config": OmegaConf.to_container(run_cfg, resolve=False), "versions": versions})
 
 
 def filter_cells(tasks: Iterable[str] | None = None, qualities: Iterable[str] | None = None,

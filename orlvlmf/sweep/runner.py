@@ -14,8 +14,8 @@ task/quality, one label set is queried per task/quality/feedback, one reward mod
 label set and seed — whichever methods need them.  Finished stage runs are published to the cache.
 
 Skipping and resuming: a cell whose result file holds the same cell hash (hash of its composed run
-config and stages) is skipped without building anything; an interrupted cell is rerun, and the
-Pipeline skips its finished stages and resumes the interrupted one from its work dir.
+config, stages and their versions) is skipped without building anything; an interrupted cell is
+rerun, and the Pipeline skips its finished stages and resumes the interrupted one from its work dir.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from orlvlmf.config.loader import load_config
 from orlvlmf.evaluation.stage import EvaluateStage
 from orlvlmf.pipeline.stage import StageContext
 from orlvlmf.policy.base import LearnerError
+from tests.evaluation.helpers import replay_returns
 from tests.policy.helpers import make_learner, random_buffer
 
 torch.set_num_threads(1)
@@ -29,8 +30,12 @@ def test_evaluate_stage_rolls_out_a_saved_policy(tmp_path):
     summary = EvaluateStage().run(ctx)
     out = json.loads((ctx.staging_dir / "eval.json").read_text())
     assert [e["seed"] for e in out["episodes"]] == [1000, 1001, 1002]
-    assert all(e["steps"] == 100 for e in out["episodes"])  # cartpole horizon
-    assert summary["success_rate"] == pytest.approx(np.mean([e["success"] for e in out["episodes"]]))
+    # the same policy replayed by an independent loop on the same seeds gives the same episodes
+    replay = replay_returns(ckpt, "cartpole", [1000, 1001, 1002])
+    assert [(e["return"], e["success"], e["steps"]) for e in out["episodes"]] == [
+        (pytest.approx(r, rel=1e-6), s, n) for r, s, n in replay]
+    assert summary["return_mean"] == pytest.approx(np.mean([r for r, _, _ in replay]), rel=1e-6)
+    assert summary["success_rate"] == pytest.approx(np.mean([s for _, s, _ in replay]))
     assert (ctx.staging_dir / "videos").is_dir() and out["videos"] == []
 
 

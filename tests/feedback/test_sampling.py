@@ -67,3 +67,26 @@ def test_the_same_two_pictures_are_asked_once(tmp_path):
     assert len(set(p.pair_keys)) == 3
     with pytest.raises(PairSamplingError):
         sample_pairs(ds, 4, min_gap=0, seed=0)
+
+
+def test_min_gap_binds_only_within_an_episode_and_allows_equality(tmp_path):
+    """All valid pairs, found by brute force: i != j and, within one episode,
+    |step_i - step_j| >= min_gap.  Pairs from different episodes are exempt from the gap, and a gap
+    exactly equal to min_gap is allowed; the sampler must find exactly this set and no more."""
+    lengths, min_gap = (6, 5, 3), 4
+    fid = 0
+    with DatasetWriter(tmp_path / "d.h5", {"task_text": "t"}) as w:
+        for t in lengths:
+            w.add_episode({"image": np.stack([bar_frame(fid % 32, fid + k) for k in range(t + 1)])},
+                          np.zeros((t, 1)))
+            fid += t + 1
+    ds = OfflineDataset.open(tmp_path / "d.h5")
+    ep, step, n = ds.episode_index, ds.step_index, ds.num_transitions
+    valid = {(i, j) for i in range(n) for j in range(i + 1, n)
+             if ep[i] != ep[j] or abs(int(step[i]) - int(step[j])) >= min_gap}
+    same_ep_gaps = sorted({abs(int(step[i]) - int(step[j])) for i, j in valid if ep[i] == ep[j]})
+    assert same_ep_gaps == [4, 5]  # gap 4 (== min_gap) occurs: steps (0,4), (1,5) of episode 0, (0,4) of 1
+    p = sample_pairs(ds, len(valid), min_gap=min_gap, seed=0)
+    assert {(min(a, b), max(a, b)) for a, b in zip(p.idx0.tolist(), p.idx1.tolist())} == valid
+    with pytest.raises(PairSamplingError):
+        sample_pairs(ds, len(valid) + 1, min_gap=min_gap, seed=0)

@@ -52,7 +52,7 @@ class TrainStage(Stage):
             if TrainStage.stop_after is not None and state["step"] == TrainStage.stop_after:
                 TrainStage.stop_after = None
                 raise Interrupt("killed")
-        out.write_text(json.dumps({"sum": sum(data) * ctx.seed, **state}))
+        out.write_text(json.dumps({"sum": sum(data) * ctx.seed, "made_by": self.version, **state}))
         return {"steps": state["step"]}
 
 
@@ -192,3 +192,17 @@ def test_stage_reading_all_seeds_gets_one_input_per_seed(tmp_path):
     run(cfg, "t_source", "t_train", "t_summary")
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())
     assert summary == {"t_train/model.json@seed1": 3, "t_train/model.json@seed2": 6}
+
+
+def test_bumped_stage_version_reruns_it_and_its_dependants(tmp_path, monkeypatch):
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1")
+    stages = ("t_source", "t_train", "t_summary")
+    run(cfg, *stages)
+    CALLS.clear()
+    monkeypatch.setattr(TrainStage, "version", "2")  # its behaviour changed: model.json differs
+    assert [r.status for r in run(cfg, *stages)] == ["skipped", "ran", "ran", "ran"]
+    assert CALLS == ["train@1", "train@2", "summary"]
+    assert json.loads((tmp_path / "t" / "seed_1" / "model.json").read_text())["made_by"] == "2"
+    CALLS.clear()
+    run(cfg, *stages)
+    assert CALLS == []

@@ -12,6 +12,7 @@ from orlvlmf.data.dataset import OfflineDataset, write_dataset
 from orlvlmf.pipeline.stage import StageContext, StageError
 from orlvlmf.policy.stage import TrainStage, select_rewards
 from orlvlmf.reward.relabel import write_rewards
+from tests.evaluation.helpers import replay_returns
 
 torch.set_num_threads(1)
 
@@ -98,7 +99,10 @@ def test_train_then_evaluate_stage(dataset, tmp_path):
     assert summary["steps"] == 60 and summary["steps_per_s"] > 0
     metrics = json.loads((ctx.staging_dir / "train_metrics.json").read_text())
     assert [e["step"] for e in metrics["evals"]] == [30, 60]
-    assert metrics["reward"]["source"] == "ground_truth"
+    gt = OfflineDataset.open(dataset).ground_truth().reward.astype(np.float64)
+    unit = 0.01 * (gt - gt.min()) / (gt.max() - gt.min())  # the column it trained on: minmax x 0.01
+    assert metrics["reward"]["mean"] == pytest.approx(unit.mean(), rel=1e-5)
+    assert metrics["reward"]["std"] == pytest.approx(unit.std(), rel=1e-4)
     assert (tmp_path / "tb" / "train" / "seed_0").is_dir()
     assert (ctx.work_dir / "last.ckpt").exists()
 
@@ -107,7 +111,9 @@ def test_train_then_evaluate_stage(dataset, tmp_path):
     out = json.loads((ectx.staging_dir / "eval.json").read_text())
     assert out["policy_step"] == 60 and len(out["episodes"]) == 2
     assert 0.0 <= esum["success_rate"] <= 1.0
-    assert out["return_mean"] == pytest.approx(np.mean([e["return"] for e in out["episodes"]]))
+    replay = replay_returns(ctx.staging_dir / "policy.ckpt", "cartpole", [e["seed"] for e in out["episodes"]])
+    assert [e["return"] for e in out["episodes"]] == pytest.approx([r for r, _, _ in replay], rel=1e-6)
+    assert out["return_mean"] == pytest.approx(np.mean([r for r, _, _ in replay]), rel=1e-6)
     assert (ectx.staging_dir / out["videos"][0]).stat().st_size > 0
 
 

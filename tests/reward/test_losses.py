@@ -16,7 +16,20 @@ def test_bradley_terry_matches_hand_computed_eq2():
     l1 = -math.log(math.exp(1) / (math.exp(1) + math.exp(0)))
     l2 = -math.log(math.exp(2) / (math.exp(0) + math.exp(2)))
     assert bradley_terry_loss(ret0, ret1, target).item() == pytest.approx((l1 + l2) / 2, rel=1e-6)
-    assert (l1 + l2) / 2 == pytest.approx(0.22009, abs=1e-4)
+
+
+def test_bradley_terry_matches_a_numpy_reference_with_ensemble_and_soft_targets():
+    """Eq. 1-2 written out in float64 numpy on random returns (an ensemble axis, labels 0, 1 and
+    tie targets 0.5) against the loss; swapping the two segments and the label gives the same loss."""
+    rng = np.random.default_rng(0)
+    ret0, ret1 = rng.normal(0, 3, (3, 40)), rng.normal(0, 3, (3, 40))
+    y = rng.choice([0.0, 1.0, 0.5], 40)
+    p1 = np.exp(ret1) / (np.exp(ret0) + np.exp(ret1))  # P[sigma_1 > sigma_0]
+    ref = -(y * np.log(p1) + (1 - y) * np.log(1 - p1)).mean()
+    t0, t1, ty = (torch.from_numpy(a).float() for a in (ret0, ret1, y))
+    assert bradley_terry_loss(t0, t1, ty).item() == pytest.approx(ref, rel=1e-5)
+    assert bradley_terry_loss(t1, t0, 1 - ty).item() == pytest.approx(ref, rel=1e-5)
+    assert bradley_terry_loss(t0, t1, 1 - ty).item() != pytest.approx(ref, rel=1e-2)
 
 
 def test_tie_target_half_is_log2_at_equal_returns_and_soft_elsewhere():

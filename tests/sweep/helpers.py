@@ -38,7 +38,7 @@ class FakeTrain(Stage):
         CALLS["train"] += 1
         CALLS["resumed"] += ckpt.exists()
         data = ctx.input("dataset.h5").read_text()
-        ctx.output("policy.ckpt").write_text(f"{data} {ctx.cfg.train.reward_scale} {ctx.seed}")
+        ctx.output("policy.ckpt").write_text(f"{data} {ctx.cfg.train.reward_scale} {ctx.seed} v{self.version}")
 
 
 @register("stages", "sweeptest_eval")
@@ -49,6 +49,7 @@ class FakeEval(Stage):
     per_seed = True
 
     def run(self, ctx):
+        CALLS["eval"] += 1
         scale = float(ctx.cfg.train.reward_scale)
         ret = -100.0 * scale - 10 * ctx.seed - (0 if ctx.cfg.dataset.quality == "expert" else 50)
         ctx.output("eval.json").write_text(json.dumps({"return_mean": ret, "success_rate": 0.5}))

@@ -63,6 +63,24 @@ def test_changed_cell_config_reruns_only_that_method(tmp_path):
     assert CALLS["train"] == 12
 
 
+def test_bumped_stage_version_reruns_it_and_its_dependants_through_the_cache(tmp_path, monkeypatch):
+    from tests.sweep.helpers import FakeTrain
+
+    cfg, file = load_sweep_config(write_sweep(tmp_path))
+    quiet = dict(echo=lambda s: None, only=lambda c: c.quality == "random")  # 4 cells
+    run_sweep(cfg, file, **quiet)
+    assert (CALLS["train"], CALLS["eval"]) == (4, 4)
+    monkeypatch.setattr(FakeTrain, "version", "2")  # its behaviour changed: policy.ckpt differs
+    summary = run_sweep(cfg, file, **quiet)
+    assert len(summary.ran) == 4 and not summary.skipped  # finished cells are not trusted
+    assert (CALLS["train"], CALLS["eval"]) == (8, 8)  # train and its dependant eval rerun
+    assert CALLS["collect:random"] == 1  # the upstream stage is still shared
+    assert len(run_sweep(cfg, file, **quiet).skipped) == 4
+    monkeypatch.setattr(FakeTrain, "version", "1")  # back: the cache still holds version 1's runs
+    summary = run_sweep(cfg, file, **quiet)
+    assert len(summary.ran) == 4 and (CALLS["train"], CALLS["eval"]) == (8, 8)
+
+
 def test_a_failing_cell_is_reported_and_retried(tmp_path):
     extra = "  bad: {stages: [sweeptest_collect, sweeptest_train], overrides: []}\n"
     path = write_sweep(tmp_path, "")
