@@ -10,8 +10,7 @@ from orlvlmf.data.config import DatasetConfig
 from orlvlmf.evaluation.config import EvaluationConfig
 from orlvlmf.feedback.config import LabelStoreConfig, PairsConfig
 from orlvlmf.policy.config import TrainConfig
-from orlvlmf.reward.clip_reward import ClipRewardConfig
-from orlvlmf.reward.config import RelabelConfig, RewardConfig
+from orlvlmf.reward.config import ClipRewardConfig, RelabelConfig, RewardConfig
 
 DEFAULT_STAGES = ["collect", "label", "reward", "relabel", "train", "evaluate", "report"]
 

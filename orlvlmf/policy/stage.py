@@ -1,9 +1,9 @@
 """Stage ``train``: fit the configured learner (IQL by default) on the relabeled dataset.
 
-Reward column by ``train.reward``: ``learned`` (``relabel/rewards.npz``), ``ground_truth`` or
-``average`` (the dataset's true reward mapped by ``train.true_reward_normalize``, or its mean on
-every transition), times ``train.reward_scale``.  Every ``train.eval_every`` steps the policy is rolled out in the env
-(``train.eval_episodes`` episodes, mean action); metrics go to TensorBoard under
+The reward column is ``train.reward``'s (:mod:`orlvlmf.reward.column`: learned, clip,
+ground_truth or average), times ``train.reward_scale``.  Every ``train.eval_every`` steps the
+policy is rolled out in the env (``train.eval_episodes`` episodes, mean action; see
+:mod:`orlvlmf.env.rollout`); metrics go to TensorBoard under
 ``<run>/tb/train/seed_<k>`` and to ``train_metrics.json``.  ``last.ckpt`` in the stage's work dir
 is rewritten every ``train.checkpoint_every`` steps; an interrupted stage resumes from it.
 """
@@ -16,41 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from orlvlmf.pipeline.stage import Stage, StageContext, StageError
-from orlvlmf.policy.config import REWARD_ARTIFACTS, REWARD_SOURCES
+from orlvlmf.pipeline.stage import Stage, StageContext
 from orlvlmf.registry import register
-
-
-def select_rewards(ds: Any, source: str, rewards_path: Path | None, scale: float = 1.0,
-                   true_normalize: str = "none") -> np.ndarray:
-    """The (N,) reward column IQL trains on (see the module docstring)."""
-    if source not in REWARD_SOURCES:
-        raise StageError(f"train.reward must be one of {', '.join(REWARD_SOURCES)}, got '{source}'")
-    n = ds.num_transitions
-    if source in REWARD_ARTIFACTS:
-        from orlvlmf.reward.relabel import load_rewards
-
-        if rewards_path is None:
-            ref = REWARD_ARTIFACTS[source]
-            raise StageError(f"train.reward={source} needs {ref}: run `orlvlmf {ref.split('/')[0]}`")
-        reward = load_rewards(rewards_path, n).reward.astype(np.float32)
-    else:
-        if not ds.has_ground_truth:
-            raise StageError(f"train.reward={source} needs the dataset's ground-truth reward, which "
-                             f"{ds.path} does not have; use train.reward=learned")
-        from orlvlmf.reward.relabel import normalization
-
-        raw = ds.ground_truth().reward
-        try:
-            shift, mult = normalization(raw, true_normalize, ds.episode_index,
-                                        setting="train.true_reward_normalize")
-        except ValueError as err:
-            raise StageError(str(err)) from None
-        gt = ((raw.astype(np.float64) - shift) * mult).astype(np.float32)
-        reward = gt if source == "ground_truth" else np.full(n, gt.mean(), np.float32)
-    return reward * np.float32(scale)
+from orlvlmf.reward import column
 
 
 @register("stages", "train")
@@ -63,7 +31,7 @@ class TrainStage(Stage):
 
     def input_refs(self, cfg) -> tuple[str, ...]:
         """The dataset, plus the reward column when ``train.reward`` is learned or clip."""
-        extra = REWARD_ARTIFACTS.get(str(cfg.train.reward))
+        extra = column.artifact(str(cfg.train.reward))
         return ("collect/dataset.h5",) + ((extra,) if extra else ())
 
     def run(self, ctx: StageContext) -> dict:
@@ -77,10 +45,9 @@ class TrainStage(Stage):
         torch.set_num_threads(max(1, int(cfg.trainer.num_threads)))
         seed = int(tcfg.seed) + int(ctx.seed or 0)
         ds = OfflineDataset.open(ctx.input("collect/dataset.h5"))
-        ref = REWARD_ARTIFACTS.get(str(tcfg.reward))
-        reward_path = ctx.inputs.get(ref) if ref else None
-        reward = select_rewards(ds, str(tcfg.reward), reward_path, float(tcfg.reward_scale),
-                                str(tcfg.true_reward_normalize))
+        ref = column.artifact(str(tcfg.reward))
+        reward = column.reward_column(ds, str(tcfg.reward), ctx.inputs.get(ref) if ref else None,
+                                      float(tcfg.reward_scale), str(tcfg.true_reward_normalize))
         obs_spec = {k: ds.observation_shape(k) for k in ds.observation_keys}
         learner_cls = REGISTRY.get("learners", cfg.policy.name)  # imports first, then seed the init
         torch.manual_seed(seed)

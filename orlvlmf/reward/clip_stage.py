@@ -1,8 +1,8 @@
 """Stage ``clip_reward``: the CLIP-reward baseline's ``rewards.npz`` (see :mod:`orlvlmf.reward.clip_reward`).
 
-Reads the ``clip`` config section (:class:`~orlvlmf.reward.clip_reward.ClipRewardConfig`; its
+Reads the ``clip`` config section (:class:`~orlvlmf.reward.config.ClipRewardConfig`; its
 defaults when the run config has none) and the env name (for the default goal sentence).  The
-output has the relabel stage's format, so ``train`` can read it as its reward column.
+output is the ``clip`` reward column (:mod:`orlvlmf.reward.column`) that ``train`` reads.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ class ClipRewardStage(Stage):
 
         from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.config.structured import build
-        from orlvlmf.reward.clip_reward import ClipRewardConfig, ClipWeightsError, write_clip_rewards
+        from orlvlmf.reward.clip_reward import ClipWeightsError, write_clip_rewards
+        from orlvlmf.reward.config import ClipRewardConfig
 
         torch.set_num_threads(max(1, int(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1))))
         env_name = OmegaConf.select(ctx.cfg, "env.name", default=None)

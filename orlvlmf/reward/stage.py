@@ -117,7 +117,8 @@ class RelabelStage(Stage):
 
         from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.reward.model import load_reward_net
-        from orlvlmf.reward.relabel import normalization, relabel_dataset, write_rewards
+        from orlvlmf.reward.column import normalization, write_rewards
+        from orlvlmf.reward.relabel import relabel_dataset
 
         rcfg = _section(ctx, "relabel")
         torch.set_num_threads(max(1, int(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1))))

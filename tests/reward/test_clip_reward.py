@@ -5,9 +5,9 @@ from omegaconf import OmegaConf
 
 from orlvlmf.data.dataset import OfflineDataset
 from orlvlmf.pipeline.manifest import Manifest
-from orlvlmf.reward.clip_reward import (ClipRewardConfig, ClipWeightsError, clip_scores, goal_sentence,
-                                        load_clip, write_clip_rewards)
-from orlvlmf.reward.relabel import load_rewards
+from orlvlmf.reward.clip_reward import ClipWeightsError, clip_scores, goal_sentence, load_clip, write_clip_rewards
+from orlvlmf.reward.column import load_rewards
+from orlvlmf.reward.config import ClipRewardConfig
 from tests.reward.conftest import make_dataset
 
 torch.set_num_threads(1)
