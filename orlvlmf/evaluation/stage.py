@@ -26,7 +26,7 @@ class EvaluateStage(Stage):
 
         from orlvlmf.env import make_env
         from orlvlmf.env.rollout import evaluate_policy
-        from orlvlmf.policy.base import load_learner
+        from orlvlmf.policy.checkpoint import load_learner
 
         cfg = ctx.cfg
         torch.set_num_threads(int(cfg.trainer.num_threads))

@@ -14,7 +14,7 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from orlvlmf.pipeline.stage import Stage, StageContext
 from orlvlmf.registry import register
@@ -38,6 +38,7 @@ class TrainStage(Stage):
         import torch
 
         from orlvlmf.data.dataset import OfflineDataset
+        from orlvlmf.env import make_env
         from orlvlmf.policy.buffer import buffer_from_dataset
         from orlvlmf.registry import REGISTRY
 
@@ -55,7 +56,12 @@ class TrainStage(Stage):
         buffer = buffer_from_dataset(ds, learner.observation_key, reward)
         ds.close()
 
-        evaluator = _PeriodicEval(cfg, learner.observation_key, int(tcfg.eval_episodes))
+        # the run's env: for the periodic evaluation, and for learners that interact with it (GAIL)
+        def env_factory():
+            return make_env(cfg.env, observations=(learner.observation_key,))
+
+        evaluator = _PeriodicEval(env_factory, learner.observation_key, int(tcfg.eval_episodes),
+                                  int(cfg.evaluation.seed))
         periodic = [(int(tcfg.eval_every), evaluator)] if int(tcfg.eval_every) > 0 else []
         ckpt = Path(ctx.work_dir) / "last.ckpt"
         resumed = ckpt.exists()
@@ -64,7 +70,7 @@ class TrainStage(Stage):
         try:
             learner.fit(buffer, int(tcfg.steps), trainer=cfg.trainer, logger=logger, periodic=periodic,
                         checkpoint=(ckpt, int(tcfg.checkpoint_every)), seed=seed,
-                        log_every=int(tcfg.log_every))
+                        log_every=int(tcfg.log_every), env_factory=env_factory)
         finally:
             evaluator.close()
             if logger is not None:
@@ -94,21 +100,19 @@ class TrainStage(Stage):
 class _PeriodicEval:
     """Rollouts during training; the env is built on first use and reused."""
 
-    def __init__(self, cfg: Any, observation: str, episodes: int):
-        self.cfg, self.observation, self.episodes = cfg, observation, max(1, episodes)
+    def __init__(self, env_factory: Callable[[], Any], observation: str, episodes: int, seed: int):
+        self.env_factory, self.observation = env_factory, observation
+        self.episodes, self.seed = max(1, episodes), seed
         self.env = None
         self.seconds = 0.0
-        self.start_step: int | None = None
 
     def __call__(self, learner: Any) -> dict[str, float]:
         from orlvlmf.env.rollout import evaluate_policy
 
         t0 = time.perf_counter()
         if self.env is None:
-            from orlvlmf.env import make_env
-
-            self.env = make_env(self.cfg.env, observations=(self.observation,))
-        res = evaluate_policy(learner.act, self.env, self.episodes, seed=int(self.cfg.evaluation.seed),
+            self.env = self.env_factory()
+        res = evaluate_policy(learner.act, self.env, self.episodes, seed=self.seed,
                               observation=self.observation)
         self.seconds += time.perf_counter() - t0
         return {"eval/success_rate": res.success_rate, "eval/return_mean": res.return_mean,

@@ -9,7 +9,6 @@ stages a method's inputs need are added (:func:`orlvlmf.sweep.overrides.complete
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -87,9 +86,6 @@ def compose(cell: Cell, cfg: SweepConfig):
         cell.stages = stages
         fixed[-1] = f"stages=[{', '.join(stages)}]"
         run_cfg = load_config(cell.config_path, overrides + fixed)
-    if method_spec(cell.method, cfg).policy_env:
-        env = json.dumps(OmegaConf.to_container(run_cfg.env, resolve=True))
-        run_cfg = load_config(cell.config_path, overrides + fixed + [f"policy.env={env}"])
     return run_cfg
 
 
