@@ -27,7 +27,7 @@ LAYERS = (
     ("evaluation",),
     ("report",),
     ("sweep",),
-    ("cli", "orlvlmf"),
+    ("cli", "export", "orlvlmf"),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

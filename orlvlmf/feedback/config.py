@@ -91,3 +91,32 @@ class LiteLLMConfig:
     max_cost_usd: Optional[float] = None
     input_usd_per_mtok: Optional[float] = None
     output_usd_per_mtok: Optional[float] = None
+
+
+@dataclass
+class SimulatedVLMConfig:
+    """A VLM simulated from ground-truth reward: the noise real VLMs show, seeded (no network).
+
+    With d = |r_1 - r_2| / (max r - min r) the reward gap of the two shown frames (Image 1, Image 2)
+    and closeness c(d) = exp(-d / proximity_scale) (1 for equal rewards, -> 0 for far ones), one
+    query is answered by (see :mod:`orlvlmf.feedback.simulated` for the exact rule):
+
+    * abstain: -1 with probability ``abstain_p`` * c(d);
+    * else unsure with probability ``unsure_p`` * c(d): "Image 1" (0) with probability
+      ``position_bias``, else "Image 2" (1) — 0.5 is a fair guess, 1.0 always names the first;
+    * else sure: the noiseless label (``tie_threshold`` as the scripted teacher), wrong with
+      probability 1 - (1 - ``flip_p`` * c(d)) (1 - ``error_p``): proximity flips and a fixed
+      error rate.
+
+    Every draw derives from (pair key, ``seed``): a query gets the same answer on every run, and
+    the two orders (A, B) and (B, A) are two queries with independent draws.
+    """
+
+    tie_threshold: float = 0.0
+    proximity_scale: float = 0.1
+    abstain_p: float = 0.0
+    unsure_p: float = 0.0
+    position_bias: float = 0.5
+    flip_p: float = 0.0
+    error_p: float = 0.0
+    seed: int = 0

@@ -67,6 +67,8 @@ class Stage:
         outputs: artifact names it writes (files or directories under its staging dir)
         per_seed: run once per entry of ``seeds`` (artifacts under ``seed_<k>/``)
         version: bump when the stage's behaviour changes so old artifacts are redone
+        simulator_optional: ``fit`` skips the stage (one line) when the simulator it needs is
+            missing, instead of refusing the run (see :meth:`missing_simulator`)
     """
 
     sections: ClassVar[tuple[str, ...]] = ()
@@ -75,6 +77,11 @@ class Stage:
     per_seed: ClassVar[bool] = False
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    simulator_optional: ClassVar[bool] = False
+
+    def missing_simulator(self, cfg: DictConfig) -> str | None:
+        """Why this stage cannot run with ``cfg`` for lack of a simulator (None: it can)."""
+        return None
 
     def input_refs(self, cfg: DictConfig) -> tuple[str, ...]:
         """Upstream artifacts this run needs; override when they depend on the config."""

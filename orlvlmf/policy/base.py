@@ -7,18 +7,20 @@
     #   obs_spec:   {observation key: shape of one observation}, e.g. {"state": (39,)}
     #   action_dim: A (actions live in [-1, 1]^A)
     buffer = buffer_from_dataset(ds, learner.observation_key, rewards)   # tensors in memory
+    learner.set_action_bounds(low, high)      # data outside [-1, 1]: train on scaled actions
     learner.fit(buffer, steps=30_000, trainer=cfg.trainer, logger=tb, periodic=[(5000, eval_fn)],
                 checkpoint=(work_dir / "last.ckpt", 5000),     # resumes from it when present
                 env_factory=make_env_fn)                       # learners that interact (GAIL)
-    action = learner.act(obs)                 # deterministic (mean) action(s), numpy in [-1, 1]
+    action = learner.act(obs)                 # deterministic (mean) action(s) in the data's units
     learner.save(path);  learner = load_learner(path)           # orlvlmf.policy.checkpoint
 
 A learner is a LightningModule with manual optimisation.  Subclasses implement
 ``update(batch, want_metrics)`` (one step on a batch drawn by ``training_step``),
-``configure_optimizers``, ``act`` and, if they need more than observation normalisation
-(:mod:`.normalization`), ``prepare(buffer)``.  A learner that interacts with the env sets
-``needs_env = True`` and builds its env with ``self.env_factory()``.  ``fit`` runs a Lightning
-Trainer over a step stream (:mod:`.fitting`); checkpoints are :mod:`.checkpoint`'s.
+``configure_optimizers``, ``unit_action`` (the nets' action in [-1, 1]) and, if they need more
+than the observation / action normalisation of :mod:`.normalization`, ``prepare(buffer)``.  A
+learner that interacts with the env (its config says ``needs_env``) builds its env with
+``self.env_factory()``.  ``fit`` runs a Lightning Trainer over a step stream (:mod:`.fitting`);
+checkpoints are :mod:`.checkpoint`'s.
 
 The learner's own step counter (``learner.step``) drives schedules, logging, checkpoints and
 resumption; Lightning's ``global_step`` is not used (with several optimisers it counts each
@@ -46,17 +48,22 @@ from orlvlmf.policy import checkpoint as ckpt  # noqa: E402
 from orlvlmf.policy.buffer import Batch, TransitionBuffer  # noqa: E402
 from orlvlmf.policy.errors import LearnerError  # noqa: E402
 from orlvlmf.policy.fitting import Periodic, PeriodicFn, run_trainer  # noqa: E402
-from orlvlmf.policy.normalization import ObservationNormalization  # noqa: E402
+from orlvlmf.policy.normalization import ActionUnits, ObservationNormalization  # noqa: E402
 
 EnvFactory = Callable[[], Any]
 
 
-class Learner(ObservationNormalization, L.LightningModule):
+def needs_env(config_class: type | None) -> bool:
+    """Whether the learner of this config learns by interacting with the env (a ``ClassVar``
+    ``needs_env`` on its config dataclass, e.g. GAIL's): it cannot train on data alone."""
+    return bool(getattr(config_class, "needs_env", False))
+
+
+class Learner(ObservationNormalization, ActionUnits, L.LightningModule):
     """Base class of registered learners (see the module docstring for the contract)."""
 
     Config: type  # both set by the registry (orlvlmf.policy.learners lists every learner)
     registry_name: str
-    needs_env = False  # True: fit needs an env_factory (the learner interacts with the env)
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__()
@@ -87,14 +94,20 @@ class Learner(ObservationNormalization, L.LightningModule):
         self.env_factory: EnvFactory | None = None
         self.fit_start_step = 0  # learner.step when the last fit began (after a resume: > 0)
         self.init_observation_normalization(self.obs_shape)
+        self.init_action_units()
 
     # -- to implement ---------------------------------------------------------------------------
     def update(self, batch: Batch, want_metrics: bool) -> dict[str, float] | None:
         """One training step on ``batch`` (manual optimisation); metrics when asked."""
         raise NotImplementedError
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
+        """Deterministic action(s) of the nets, in [-1, 1]; one observation or a batch."""
         raise NotImplementedError
+
+    def act(self, obs: Any) -> np.ndarray:
+        """Deterministic action(s) in the data's units (:mod:`.normalization`); one or a batch."""
+        return self.to_data_actions(self.unit_action(obs))
 
     @property
     def batch_size(self) -> int:
@@ -164,9 +177,9 @@ class Learner(ObservationNormalization, L.LightningModule):
             env_factory: EnvFactory | None = None) -> "Learner":
         """Train until ``self.step == steps``; resume from ``checkpoint[0]`` if it exists.
 
-        ``env_factory()`` builds the env a learner that interacts with it (``needs_env``) uses.
+        ``env_factory()`` builds the env a learner that interacts with it (:func:`needs_env`) uses.
         """
-        if self.needs_env and env_factory is None:
+        if needs_env(type(self.cfg)) and env_factory is None:
             raise LearnerError(f"learner '{self.registry_name}' interacts with the env: fit needs an "
                                f"env_factory (the train stage passes one that builds the run's env)")
         self.env_factory = env_factory

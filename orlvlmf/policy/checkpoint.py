@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from orlvlmf.policy.errors import LearnerError
+from orlvlmf.policy.normalization import with_action_units
 
 if TYPE_CHECKING:  # pragma: no cover
     from orlvlmf.policy.base import Learner
@@ -52,7 +53,7 @@ def save_learner(learner: "Learner", path: str | os.PathLike, training_state: bo
 def restore(learner: "Learner", state: dict) -> None:
     """Weights, step and history from ``state``; its optimiser/sampler states wait for the next fit."""
     check_format(state, "checkpoint")
-    learner.load_state_dict(state["state_dict"])
+    learner.load_state_dict(with_action_units(state["state_dict"], learner.action_dim))
     learner.step = int(state["step"])
     learner.history = list(state.get("history", []))
     if "optimizers" in state:
@@ -78,7 +79,7 @@ def load_learner(path: str | os.PathLike, map_location: str = "cpu") -> "Learner
     check_format(state, path)
     learner = REGISTRY.create("learners", state["name"], state["config"], state["obs_spec"],
                               state["action_dim"])
-    learner.load_state_dict(state["state_dict"])
+    learner.load_state_dict(with_action_units(state["state_dict"], learner.action_dim))
     learner.step = int(state["step"])
     learner.total_steps = int(state.get("total_steps", 0))
     learner.history = list(state.get("history", []))

@@ -155,7 +155,7 @@ class IQL(Learner):
 
     # -- acting ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def act(self, obs: np.ndarray | torch.Tensor) -> np.ndarray:
+    def unit_action(self, obs: np.ndarray | torch.Tensor) -> np.ndarray:
         """Mean action tanh(mu(o)) clipped to [-1, 1]; one observation or a batch."""
         x = torch.as_tensor(np.asarray(obs) if not torch.is_tensor(obs) else obs, device=self.device)
         single = x.dim() == len(self.obs_shape)
@@ -173,3 +173,21 @@ class IQL(Learner):
                 self.actor.train()
         out = mean.clamp(-1.0, 1.0).cpu().numpy()
         return out[0] if single else out
+
+    @torch.no_grad()
+    def q_and_v(self, obs: np.ndarray, unit_actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """min(Q_1, Q_2)(s, a) and V(s) for a batch (actions in [-1, 1], see ``to_unit_actions``)."""
+        x = torch.as_tensor(np.asarray(obs), device=self.device)
+        if self.flat:
+            x = self.normalize(x.float())
+        a = torch.as_tensor(np.asarray(unit_actions, np.float32), device=self.device)
+        modes = [(m, m.training) for m in (self.q, self.value)]
+        for m, _ in modes:
+            m.eval()
+        try:
+            q1, q2 = self.q(x, a)
+            v = self.value(x)
+        finally:
+            for m, was in modes:
+                m.train(was)
+        return torch.minimum(q1, q2).reshape(-1).cpu().numpy(), v.reshape(-1).cpu().numpy()

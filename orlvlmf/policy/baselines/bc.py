@@ -63,7 +63,7 @@ class BC(StateLearner):
                 "bc/log_std": self.log_std.mean().item()}
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         mean, _ = self(x)
         out = mean.clamp(-1.0, 1.0).cpu().numpy()

@@ -7,7 +7,7 @@ Light module: no torch.  Every baseline reads flat observations (``state``), as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List
+from typing import ClassVar, List
 
 BC_LOSSES = ("gaussian", "mse")
 
@@ -65,6 +65,7 @@ class GAILConfig:
     the learner); episode k of the rollouts is reset with seed ``env_seed + k``.
     """
 
+    needs_env: ClassVar[bool] = True  # learns by interacting with the run's env, not from data alone
     observation: str = "state"
     hidden: List[int] = field(default_factory=lambda: [64, 64])
     disc_hidden: List[int] = field(default_factory=lambda: [64, 64])

@@ -130,7 +130,7 @@ class DiffusionPolicy(StateLearner):
         return a.clamp(-1.0, 1.0)
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         if self._noise is None or self._noise.device != x.device:
             self.reset_noise()

@@ -57,8 +57,6 @@ def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, termin
 class GAIL(StateLearner):
     """Learner ``gail`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`GAILConfig`."""
 
-    needs_env = True
-
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__(cfg, obs_spec, action_dim)
@@ -234,7 +232,7 @@ class GAIL(StateLearner):
         return metrics
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         out = self.actor(x).clamp(-1.0, 1.0).cpu().numpy()
         return out[0] if single else out
