@@ -55,17 +55,10 @@ def _load(args: argparse.Namespace):
     return load_config(args.config, args.overrides)
 
 
-def _set_threads(cfg) -> None:
-    import torch
-
-    torch.set_num_threads(int(cfg.trainer.num_threads))
-
-
 def _pipeline(cfg):
     from orlvlmf.pipeline.runner import Pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    _set_threads(cfg)
     return Pipeline(cfg)
 
 

@@ -282,8 +282,3 @@ def load_config(
     OmegaConf.set_struct(cfg, True)
     OmegaConf.set_readonly(cfg, True)
     return cfg
-
-
-def config_sources(config: str | Path | None) -> list[Path]:
-    """The files a config is composed of, base first."""
-    return [] if config is None else [p for p, _ in _file_chain(resolve_config_path(config))]

@@ -63,7 +63,7 @@ class TrainStage(Stage):
         from orlvlmf.registry import REGISTRY
 
         cfg, tcfg = ctx.cfg, ctx.cfg.train
-        torch.set_num_threads(max(1, int(cfg.trainer.num_threads)))
+        ctx.set_torch_threads()
         seed = int(tcfg.seed) + int(ctx.seed or 0)
         ds = OfflineDataset.open(ctx.input("collect/dataset.h5"))
         ref = column.artifact(str(tcfg.reward))

@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from orlvlmf.data.dataset import OfflineDataset, episode_returns, episode_success
 from orlvlmf.pipeline.stage import Stage, StageContext
 from orlvlmf.registry import register
 from orlvlmf.report import plots
 from orlvlmf.report.aggregate import fmt_mean_std
+from orlvlmf.reward.column import load_rewards
 
 #: stage → artifacts the report reads when that stage is part of the run
 REPORTED = {
@@ -85,8 +87,6 @@ class ReportStage(Stage):
 
     # -- sections -------------------------------------------------------------------------------
     def _dataset(self, path: Path, out: Path, summary: dict) -> list[str]:
-        from orlvlmf.data.dataset import OfflineDataset
-
         with OfflineDataset.open(path) as ds:
             return self._dataset_section(ds, out, summary)
 
@@ -107,9 +107,8 @@ class ReportStage(Stage):
         if ds.has_ground_truth:
             gt = ds.ground_truth()
             self._gt_reward = gt.reward
-            returns = np.bincount(ds.episode_index, weights=gt.reward, minlength=ds.num_episodes)
-            success = np.zeros(ds.num_episodes, bool)
-            np.logical_or.at(success, ds.episode_index, gt.success.astype(bool))
+            returns = episode_returns(gt.reward, ds.episode_index)
+            success = episode_success(gt.success, ds.episode_index)
             md += [f"| GT return per episode | {returns.mean():.2f} ± {returns.std():.2f} |",
                    f"| GT success (any step) | {success.mean():.3f} |"]
             plots.histogram(out / "dataset_returns.png", returns, "Dataset episodes", "GT return")
@@ -180,7 +179,7 @@ class ReportStage(Stage):
         rewards = _per_seed(ctx, "relabel/rewards.npz")
         if rewards and self._gt_reward is not None:
             seed, path = next(iter(rewards.items()))
-            learned = np.load(path)["reward"]
+            learned = load_rewards(path).reward
             plots.scatter(out / "reward_vs_gt.png", self._gt_reward, learned,
                           f"Learned vs GT reward (seed {seed})", "GT reward", "learned reward")
             md += ["", "![learned reward against GT reward](reward_vs_gt.png)"]
@@ -188,11 +187,9 @@ class ReportStage(Stage):
 
     def _learned_reward(self, ctx: StageContext, out: Path, summary: dict, episodes: int = 4) -> list[str]:
         """The learned reward along sampled episodes, and the frames where it peaks and dips."""
-        from orlvlmf.data.dataset import OfflineDataset
-
         seed, path = next(iter(_per_seed(ctx, "relabel/rewards.npz").items()))
-        z = np.load(path)
-        reward, std = z["reward"], z["reward_std"]
+        col = load_rewards(path)
+        reward, std = col.reward, col.reward_std
         md = ["## Learned reward along episodes", ""]
         with OfflineDataset.open(ctx.inputs["collect/dataset.h5"]) as ds:
             rng = np.random.default_rng(0)
@@ -291,9 +288,9 @@ class ReportStage(Stage):
 
 def _disagreement(path: Path) -> float:
     """Mean ensemble std of the learned reward over the dataset, relative to the reward's std."""
-    z = np.load(path)
-    spread = float(np.std(z["reward_raw"]))
-    return float(np.mean(z["reward_std"]) / spread) if spread > 0 else 0.0
+    col = load_rewards(path)
+    spread = float(np.std(col.reward_raw))
+    return float(np.mean(col.reward_std) / spread) if spread > 0 else 0.0
 
 
 def order_consistency_text(store: Path) -> str:
