@@ -13,15 +13,21 @@ import os
 import sys
 from typing import Callable, Sequence
 
-STAGE_COMMANDS = {
-    "collect": "collect the offline dataset (or import one): dataset.h5",
-    "label": "sample frame pairs and get preference labels: labels.sqlite, pairs.npz",
-    "reward": "train the Bradley-Terry reward model: reward_model.ckpt",
-    "relabel": "score every transition with the learned reward: rewards.npz",
-    "train": "train the policy (IQL or a baseline) on the relabeled data: policy.ckpt",
-    "evaluate": "roll the policy out in the env: eval.json",
-    "report": "write report.md and plots",
-}
+def stage_commands() -> dict[str, str]:
+    """One command per registered stage (built-in or plugin): name → what it does and writes.
+
+    The default pipeline's stages come first, in pipeline order; other stages follow by name.
+    """
+    from orlvlmf.config.schema import DEFAULT_STAGES
+    from orlvlmf.registry import REGISTRY
+
+    entries = sorted(REGISTRY.entries("stages"), key=lambda e: (
+        DEFAULT_STAGES.index(e.name) if e.name in DEFAULT_STAGES else len(DEFAULT_STAGES), e.name))
+    out = {}
+    for entry in entries:
+        stage = entry.load()
+        out[entry.name] = f"{stage.description or entry.name}: {', '.join(stage.outputs)}"
+    return out
 
 
 def _runtime_defaults() -> None:
@@ -47,12 +53,6 @@ def _load(args: argparse.Namespace):
     from orlvlmf.config import load_config
 
     return load_config(args.config, args.overrides)
-
-
-def _set_threads(cfg) -> None:
-    import torch
-
-    torch.set_num_threads(int(cfg.trainer.num_threads))
 
 
 #: third-party loggers that talk at INFO on every call (litellm: two lines per API call; PyOpenGL:
@@ -87,7 +87,6 @@ def _pipeline(cfg):
     from orlvlmf.pipeline.runner import Pipeline
     from orlvlmf.pipeline.tensorboard import log_config
 
-    _set_threads(cfg)
     pipe = Pipeline(cfg)
     log_config(pipe.run_dir, OmegaConf.to_yaml(cfg, resolve=False))  # no secret: unresolved
     return pipe
@@ -165,7 +164,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from orlvlmf.data.export import export_run
+    from orlvlmf.export import export_run
 
     export_run(_load(args), args.format, args.out, seed=args.seed)
     return 0
@@ -180,14 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("fit", help="run the whole pipeline: " + " → ".join(STAGE_COMMANDS),
+    stages = stage_commands()
+    from orlvlmf.config.schema import DEFAULT_STAGES
+
+    p = sub.add_parser("fit", help="run the whole pipeline: " + " → ".join(DEFAULT_STAGES),
                        description="Run every stage of the config in order; stages whose inputs and "
                        "config are unchanged are skipped, interrupted ones resume.")
     _add_config_args(p)
     p.add_argument("--force", action="store_true", help="redo every stage even if up to date")
     p.set_defaults(func=cmd_fit)
 
-    for name, text in STAGE_COMMANDS.items():
+    for name, text in stages.items():
         p = sub.add_parser(name, help=f"stage: {text}", description=f"Run one stage: {text}.")
         _add_config_args(p)
         p.add_argument("--force", action="store_true", help="redo the stage even if up to date")
@@ -236,13 +238,13 @@ def _version() -> str:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from orlvlmf.config.loader import ConfigError
+    from orlvlmf.config import ConfigError
     from orlvlmf.pipeline.stage import StageError
     from orlvlmf.registry import RegistryError
 
     errors: list[type[BaseException]] = [ConfigError, RegistryError, StageError, FileNotFoundError]
     from orlvlmf.data.dataset import DatasetError
-    from orlvlmf.data.export import ExportError
+    from orlvlmf.export import ExportError
     from orlvlmf.env import EnvError
 
     return (*errors, DatasetError, EnvError, ExportError)

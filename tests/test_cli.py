@@ -9,17 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from orlvlmf.cli import STAGE_COMMANDS, build_parser, main
+from orlvlmf.cli import build_parser, main, stage_commands
 
 ORLVLMF = [sys.executable, "-m", "orlvlmf.cli"]
 
 
-@pytest.mark.parametrize("command", ["fit", "plugins", "configs", "show-config", "labels", *STAGE_COMMANDS])
+@pytest.mark.parametrize("command", ["fit", "plugins", "configs", "show-config", "labels", *stage_commands()])
 def test_help_everywhere(command, capsys):
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([command, "--help"])
     assert info.value.code == 0
     assert "usage: orlvlmf" in capsys.readouterr().out
+
+
+def test_every_registered_stage_has_a_command():
+    from orlvlmf.registry import REGISTRY
+
+    assert set(stage_commands()) == set(REGISTRY.names("stages"))
+    assert "clip_reward" in stage_commands() and "rewards.npz" in stage_commands()["clip_reward"]
+    assert list(stage_commands())[:3] == ["collect", "label", "reward"]  # pipeline order first
 
 
 def test_configs_lists_shipped(capsys):

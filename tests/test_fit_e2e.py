@@ -7,7 +7,7 @@ from scipy.stats import spearmanr
 
 from orlvlmf.cli import main
 from orlvlmf.data.dataset import OfflineDataset
-from orlvlmf.reward.relabel import load_rewards
+from orlvlmf.reward.column import load_rewards
 
 
 def test_fit_runs_every_stage_writes_report_and_skips_on_rerun(tiny_fit, capsys):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.loader import component_field
+from orlvlmf.config.structured import component_field
 from orlvlmf.data.config import DatasetConfig
 from orlvlmf.evaluation.config import EvaluationConfig
 from orlvlmf.feedback.config import LabelStoreConfig, PairsConfig
 from orlvlmf.policy.config import TrainConfig
-from orlvlmf.reward.clip_reward import ClipRewardConfig
-from orlvlmf.reward.config import RelabelConfig, RewardConfig
+from orlvlmf.reward.config import ClipRewardConfig, RelabelConfig, RewardConfig
 
 DEFAULT_STAGES = ["collect", "label", "reward", "relabel", "train", "evaluate", "report"]
 

@@ -26,7 +26,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -559,12 +559,3 @@ def episode_success(success: np.ndarray, episode_index: np.ndarray) -> np.ndarra
     out = np.zeros(int(episode_index.max()) + 1 if len(episode_index) else 0, bool)
     np.logical_or.at(out, episode_index, success.astype(bool))
     return out
-
-
-def write_dataset(path: str | os.PathLike, episodes: Sequence[Mapping[str, Any]],
-                  metadata: Mapping[str, Any] | None = None) -> Path:
-    """Write ``episodes`` (dicts of :meth:`DatasetWriter.add_episode` arguments) in one go."""
-    with DatasetWriter(path, metadata) as w:
-        for ep in episodes:
-            w.add_episode(**ep)
-    return Path(path)

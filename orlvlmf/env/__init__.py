@@ -17,7 +17,8 @@ Contract of an :class:`Env`::
     env.close()
 
 Actions are always in [-1, 1]^action_dim; episodes end with ``truncated=True`` after ``horizon``
-steps.  Same seed → same episode.
+steps.  Same seed → same episode.  :mod:`orlvlmf.env.rollout` rolls a policy out in an env
+(success rate, GT return): the evaluate stage and the train stage's periodic evaluation use it.
 """
 
 from __future__ import annotations

@@ -34,14 +34,12 @@ class EvaluateStage(Stage):
         return None
 
     def run(self, ctx: StageContext) -> dict:
-        import torch
-
         from orlvlmf.env import check_env_shapes, make_env
-        from orlvlmf.evaluation.rollout import evaluate_policy
-        from orlvlmf.policy.base import load_learner
+        from orlvlmf.env.rollout import evaluate_policy
+        from orlvlmf.policy.checkpoint import load_learner
 
         cfg = ctx.cfg
-        torch.set_num_threads(int(cfg.trainer.num_threads))
+        ctx.set_torch_threads()
         learner = load_learner(ctx.input("train/policy.ckpt"))
         ev = cfg.evaluation
         keys = (learner.observation_key,)

@@ -58,9 +58,10 @@ class LabelStage(Stage):
         from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.feedback.backends import make_backend
         from orlvlmf.feedback.backends.base import LabelingAborted, PairSource
-        from orlvlmf.feedback.labeling import label_pairs, write_npz
+        from orlvlmf.feedback.labeling import label_pairs
         from orlvlmf.feedback.sampling import PairSamplingError, sample_pairs
         from orlvlmf.feedback.store import LabelStore
+        from orlvlmf.pipeline.manifest import write_npz
 
         cfg = ctx.cfg
         pc = cfg.pairs

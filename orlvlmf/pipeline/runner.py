@@ -24,8 +24,8 @@ from typing import Any, Callable, Iterable
 from omegaconf import DictConfig, OmegaConf
 
 from orlvlmf.pipeline.manifest import Manifest, atomic_write_text, canonical_hash
-from orlvlmf.pipeline.stage import Stage, StageContext, StageError, StageUnavailable, log
-from orlvlmf.registry import REGISTRY, RegistryError
+from orlvlmf.pipeline.stage import Stage, StageContext, StageError
+from orlvlmf.registry import REGISTRY
 
 SAVED_CONFIG = "config.yaml"
 
@@ -51,18 +51,8 @@ def _seed_dir(seed: int | None) -> str:
 
 
 def load_stage(name: str) -> Stage:
-    try:
-        return REGISTRY.create("stages", name)
-    except RegistryError as err:
-        from orlvlmf.config.schema import DEFAULT_STAGES
-
-        if name in DEFAULT_STAGES:
-            raise StageUnavailable(
-                f"stage '{name}' is not available yet: its implementation has not landed in this "
-                f"version of orlvlmf. Run the stages before it on their own (e.g. `orlvlmf "
-                f"{DEFAULT_STAGES[0]} --config ...`), or drop it with stages=[...]"
-            ) from None
-        raise StageUnavailable(f"stage '{name}' is not available: {err}") from None
+    """The registered stage ``name`` (a :class:`RegistryError` lists the stages there are)."""
+    return REGISTRY.create("stages", name)
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> Path:
@@ -232,7 +222,7 @@ class Pipeline:
         explicit = names is not None or list(self.cfg.stages) != DEFAULT_STAGES
         names = list(names if names is not None else self.cfg.stages)
         runnable = []
-        for n in names:  # fail before any work if a stage is unknown, not landed, or cannot run
+        for n in names:  # fail before any work if a stage is unknown or cannot run
             why = load_stage(n).missing_simulator(self.cfg)
             if why is None:
                 runnable.append(n)

@@ -14,17 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("orlvlmf")
 
 
 class StageError(RuntimeError):
-    """A stage cannot run (missing input, unavailable implementation, bad data)."""
-
-
-class StageUnavailable(StageError):
-    """The stage exists in the pipeline but its implementation has not landed yet."""
+    """A stage cannot run (missing input, bad data, bad settings); the message says what to do."""
 
 
 @dataclass
@@ -60,6 +56,15 @@ class StageContext:
 
     def log(self, message: str) -> None:
         log.info("[%s] %s", self.stage, message)
+
+    def set_torch_threads(self) -> int:
+        """torch's CPU threads from ``trainer.num_threads`` (at least 1; 1 without a trainer
+        section); stages that compute with torch call it before they start."""
+        import torch
+
+        n = max(1, int(OmegaConf.select(self.cfg, "trainer.num_threads", default=1) or 1))
+        torch.set_num_threads(n)
+        return n
 
 
 class Stage:

@@ -22,12 +22,14 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
+from orlvlmf.data.dataset import OfflineDataset, episode_returns, episode_success
 from orlvlmf.pipeline.stage import Stage, StageContext
 from orlvlmf.registry import register
 from orlvlmf.report import plots
 from orlvlmf.report.aggregate import fmt_mean_std
 from orlvlmf.report.health import training_notes
 from orlvlmf.report.html import write_html
+from orlvlmf.reward.column import load_rewards
 
 #: stage → artifacts the report reads when that stage is part of the run
 REPORTED = {
@@ -100,9 +102,7 @@ class ReportStage(Stage):
 
     def _headline(self, ctx: StageContext) -> list[str]:
         """What the run achieved, in two lines (the block ``orlvlmf fit`` ends with)."""
-        from orlvlmf.report.summary import result_lines
-
-        from orlvlmf.report.summary import tensorboard_command
+        from orlvlmf.report.summary import result_lines, tensorboard_command
 
         rows = result_lines(Path(ctx.run_dir), list(ctx.cfg.seeds))
         rows.append(("TensorBoard", f"`{tensorboard_command(Path(ctx.run_dir) / 'tb')}` (training "
@@ -111,14 +111,10 @@ class ReportStage(Stage):
 
     # -- sections -------------------------------------------------------------------------------
     def _dataset(self, path: Path, out: Path, summary: dict) -> list[str]:
-        from orlvlmf.data.dataset import OfflineDataset
-
         with OfflineDataset.open(path) as ds:
             return self._dataset_section(ds, out, summary)
 
     def _dataset_section(self, ds: Any, out: Path, summary: dict) -> list[str]:
-        from orlvlmf.data.dataset import episode_returns, episode_success
-
         meta = ds.metadata
         md = ["## Dataset", "", "| field | value |", "|---|---|"]
         for key in ("env_id", "source", "source_path", "keys", "task_text", "collector", "quality",
@@ -163,7 +159,6 @@ class ReportStage(Stage):
         """``labels.html``: labeled pairs side by side with the label (and the VLM's reasoning)."""
         if "collect/dataset.h5" not in ctx.inputs:
             return []
-        from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.feedback.gallery import write_gallery
 
         key = str(np.load(ctx.inputs["label/pairs.npz"])["image_key"])
@@ -226,7 +221,7 @@ class ReportStage(Stage):
         rewards = _per_seed(ctx, "relabel/rewards.npz")
         if rewards and self._gt_reward is not None:
             seed, path = next(iter(rewards.items()))
-            learned = np.load(path)["reward"]
+            learned = load_rewards(path).reward
             plots.scatter(out / "reward_vs_gt.png", self._gt_reward, learned,
                           f"Learned vs GT reward (seed {seed})", "GT reward", "learned reward")
             md += ["", "![learned reward against GT reward](reward_vs_gt.png)"]
@@ -234,11 +229,9 @@ class ReportStage(Stage):
 
     def _learned_reward(self, ctx: StageContext, out: Path, summary: dict, episodes: int = 4) -> list[str]:
         """The learned reward along sampled episodes, and the frames where it peaks and dips."""
-        from orlvlmf.data.dataset import OfflineDataset
-
         seed, path = next(iter(_per_seed(ctx, "relabel/rewards.npz").items()))
-        z = np.load(path)
-        reward, std = z["reward"], z["reward_std"]
+        col = load_rewards(path)
+        reward, std = col.reward, col.reward_std
         md = ["## Learned reward along episodes", ""]
         with OfflineDataset.open(ctx.inputs["collect/dataset.h5"]) as ds:
             rng = np.random.default_rng(0)
@@ -474,9 +467,9 @@ def log_hparams(ctx: StageContext, summary: dict) -> None:
 
 def _disagreement(path: Path) -> float:
     """Mean ensemble std of the learned reward over the dataset, relative to the reward's std."""
-    z = np.load(path)
-    spread = float(np.std(z["reward_raw"]))
-    return float(np.mean(z["reward_std"]) / spread) if spread > 0 else 0.0
+    col = load_rewards(path)
+    spread = float(np.std(col.reward_raw))
+    return float(np.mean(col.reward_std) / spread) if spread > 0 else 0.0
 
 
 def order_consistency_text(store: Path) -> str:

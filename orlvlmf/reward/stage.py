@@ -41,7 +41,7 @@ def _clear_errors():
     """Exceptions whose message already says what is wrong and how to fix it."""
     from orlvlmf.data.dataset import DatasetError
     from orlvlmf.reward.data import PairsError
-    from orlvlmf.reward.encoders import EncoderInputError
+    from orlvlmf.encoders import EncoderInputError
 
     return (DatasetError, PairsError, EncoderInputError, FileNotFoundError)
 
@@ -80,6 +80,7 @@ class RewardStage(Stage):
 
         cfg, trainer = _section(ctx, "reward"), _section(ctx, "trainer")
         _check_reward_cfg(cfg)
+        ctx.set_torch_threads()
         seed = int(ctx.seed or 0) + int(cfg["seed"])
         try:
             full = OfflineDataset.open(ctx.input("collect/dataset.h5"))
@@ -114,16 +115,14 @@ class RelabelStage(Stage):
     description = "score every transition with the reward ensemble (new reward column)"
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
-        import torch
-
         from orlvlmf.data.dataset import OfflineDataset
+        from orlvlmf.pipeline.progress import Progress, progress_enabled
+        from orlvlmf.reward.column import normalization, write_rewards
         from orlvlmf.reward.model import load_reward_net
-        from orlvlmf.reward.relabel import normalization, relabel_dataset, write_rewards
+        from orlvlmf.reward.relabel import relabel_dataset
 
         rcfg = _section(ctx, "relabel")
-        torch.set_num_threads(max(1, int(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1))))
-        from orlvlmf.pipeline.progress import Progress, progress_enabled
-
+        ctx.set_torch_threads()
         ckpt = ctx.input("reward/reward_model.ckpt")
         t0 = time.perf_counter()
         try:

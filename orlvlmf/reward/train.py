@@ -16,9 +16,9 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from orlvlmf.encoders import build_encoder
 from orlvlmf.reward.data import (Pairs, PreferenceTensors, build_preference_tensors, pair_loader,
                                  split_rows)
-from orlvlmf.reward.encoders import build_encoder
 from orlvlmf.reward.inference import score_frames
 from orlvlmf.reward.model import RewardNet
 
@@ -66,10 +66,8 @@ def net_spec(cfg: Mapping[str, Any], obs_shape: tuple[int, ...], seed: int) -> d
 
 def check_encoder(cfg: Mapping[str, Any], obs_shape: tuple[int, ...]) -> None:
     """Build one encoder to fail fast (one clear error) if it does not fit the observation."""
-    enc = dict(cfg["encoder"])
-    name = enc.pop("name")
     with torch.random.fork_rng(devices=[]):
-        build_encoder(name, obs_shape, observation=cfg["observation"], **enc)
+        build_encoder(obs_shape=obs_shape, observation=cfg["observation"], **cfg["encoder"])
 
 
 def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer: Mapping[str, Any],
@@ -97,7 +95,6 @@ def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer
     ds.require([observation])
     obs_shape = tuple(ds.observation_shape(observation))
     check_encoder(cfg, obs_shape)
-    torch.set_num_threads(int(trainer.get("num_threads", 1)) or 1)
 
     data = build_preference_tensors(ds, pairs, observation, int(cfg["segment"]), cfg["ties"])
     train_rows, val_rows = split_rows(len(data), float(cfg["val_fraction"]), seed)

@@ -32,7 +32,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from orlvlmf.report.summary import sweep_summary
     from orlvlmf.sweep.config import load_sweep_config
-    from orlvlmf.sweep.runner import filter_cells, run_sweep, sweep_dir, table_cells
+    from orlvlmf.sweep.cells import filter_cells, sweep_dir
+    from orlvlmf.sweep.results import table_cells
+    from orlvlmf.sweep.runner import run_sweep
     from orlvlmf.sweep.tables import write_outputs
 
     overrides = list(args.overrides) + ([f"protocol={args.protocol}"] if args.protocol else [])

@@ -27,12 +27,14 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from orlvlmf.pipeline.manifest import atomic_write_text, canonical_hash
+from orlvlmf.pipeline.manifest import atomic_write_text
 from orlvlmf.pipeline.runner import Pipeline, StageResult, stage_key
-from orlvlmf.sweep.config import SweepConfig, SweepConfigError, TaskSpec, task_specs
-from orlvlmf.sweep.methods import method_spec
+from orlvlmf.sweep.cells import Cell, cell_hash, cells_of, compose, sweep_dir
+from orlvlmf.sweep.results import metrics_of, read_result, table_cells, write_result
+from orlvlmf.sweep.schema import SweepConfig
+from orlvlmf.sweep.tables import write_outputs
 
 RECORD = "record.json"
 
@@ -122,173 +124,6 @@ class SharedPipeline(Pipeline):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-# -- cells ---------------------------------------------------------------------------------------
-@dataclass
-class Cell:
-    task: TaskSpec
-    quality: str
-    method: str
-    seed: int
-    config_path: Path
-    overrides: list[str] = field(default_factory=list)
-    stages: list[str] = field(default_factory=list)
-
-    @property
-    def group(self) -> str:
-        return f"{self.task.name}_{self.quality}"
-
-    @property
-    def id(self) -> str:
-        return f"{self.group}_{self.method}_seed{self.seed}"
-
-
-def sweep_dir(cfg: SweepConfig) -> Path:
-    return Path(cfg.out_dir) / cfg.name
-
-
-def _task_config(task: TaskSpec, quality: str, sweep_file: Path | None) -> Path:
-    from orlvlmf.config.loader import ConfigError, resolve_config_path
-
-    name = (task.config or f"{task.name}_{{quality}}.yaml").replace("{quality}", quality)
-    try:
-        return resolve_config_path(name, relative_to=sweep_file.parent if sweep_file else None)
-    except ConfigError as err:
-        raise SweepConfigError(f"task '{task.name}' quality '{quality}': {err}") from None
-
-
-def cells_of(cfg: SweepConfig, sweep_file: Path | None = None) -> list[Cell]:
-    """Every cell in table order (task, quality, method, seed)."""
-    proto = cfg.protocols.get(cfg.protocol)
-    out = []
-    for task in task_specs(cfg):
-        for q in cfg.qualities:
-            path = _task_config(task, q, sweep_file)
-            for m in cfg.methods:
-                spec = method_spec(m, cfg)
-                ov = list(cfg.overrides) + list(task.overrides)
-                if proto is not None:
-                    ov += list(proto.overrides) + list(proto.tasks.get(task.name, []))
-                ov += list(spec.overrides)
-                if proto is not None:
-                    ov += list(proto.methods.get(m, []))
-                for s in cfg.seeds:
-                    out.append(Cell(task, q, m, int(s), path, ov, list(spec.stages)))
-    return out
-
-
-def layered_overrides(items: list[str], base: Any) -> list[str]:
-    """``items`` applied in order as separate layers, in one flat list for ``load_config``.
-
-    ``load_config`` merges all overrides as one mapping, so ``policy.encoder=...`` (for the task's
-    IQL) followed by ``policy.name=bc`` would leave the IQL option in the BC node.  Here, an item
-    that changes a component's name (``X.name=N`` or ``X={name: N, ...}``) drops the earlier items
-    under ``X.``, the same replacement the loader applies between files.
-    """
-    import yaml
-    from omegaconf import OmegaConf
-
-    out: list[str] = []
-    names: dict[str, Any] = {}
-    for item in items:
-        key, _, raw = item.partition("=")
-        key = key.strip()
-        comp, new_name = None, None
-        if key.endswith(".name"):
-            comp, new_name = key[: -len(".name")], yaml.safe_load(raw)
-        elif raw.strip().startswith("{"):
-            value = yaml.safe_load(raw)
-            if isinstance(value, dict) and "name" in value:
-                comp, new_name = key, value["name"]
-        if comp is not None:
-            old = names.get(comp, OmegaConf.select(base, f"{comp}.name", default=None))
-            if new_name != old:
-                out = [o for o in out if not o.partition("=")[0].strip().startswith(comp + ".")
-                       and o.partition("=")[0].strip() != comp]
-            names[comp] = new_name
-        out.append(item)
-    return out
-
-
-def complete_stages(stages: list[str], run_cfg: Any) -> list[str]:
-    """``stages`` with the upstream stages their inputs need inserted before them (in order).
-
-    E.g. a train stage whose inputs include ``relabel/rewards.npz`` under this config pulls in
-    ``label → reward → relabel``; the sweep cache makes that free when another method of the same
-    task/quality trains the same reward model.
-    """
-    from orlvlmf.pipeline.runner import load_stage
-
-    out: list[str] = []
-
-    def add(name: str, chain: tuple[str, ...]) -> None:
-        if name in out:
-            return
-        if name in chain:
-            raise SweepConfigError(f"stages {' → '.join(chain + (name,))} form a cycle")
-        for ref in load_stage(name).input_refs(run_cfg):
-            add(ref.split("/", 1)[0], chain + (name,))
-        out.append(name)
-
-    for name in stages:
-        add(name, ())
-    return out
-
-
-def compose(cell: Cell, cfg: SweepConfig):
-    """The cell's checked run config (``name`` = method, ``run_dir`` = the task/quality folder)."""
-    from omegaconf import OmegaConf
-
-    from orlvlmf.config.loader import load_config
-
-    _register_extras()
-    fixed = [f"run_dir={sweep_dir(cfg) / 'cells' / cell.group}", f"name={cell.method}",
-             f"seeds=[{cell.seed}]", f"stages=[{', '.join(cell.stages)}]"]
-    overrides = layered_overrides(cell.overrides, load_config(cell.config_path))
-    run_cfg = load_config(cell.config_path, overrides + fixed)
-    stages = complete_stages(cell.stages, run_cfg)
-    if stages != cell.stages:
-        cell.stages = stages
-        fixed[-1] = f"stages=[{', '.join(stages)}]"
-        run_cfg = load_config(cell.config_path, overrides + fixed)
-    if method_spec(cell.method, cfg).policy_env:
-        env = json.dumps(OmegaConf.to_container(run_cfg.env, resolve=True))
-        run_cfg = load_config(cell.config_path, overrides + fixed + [f"policy.env={env}"])
-    return run_cfg
-
-
-def cell_hash(run_cfg: Any) -> str:
-    """Hash of the composed run config and of its stages' versions (a bumped stage reruns the cell)."""
-    from omegaconf import OmegaConf
-
-    from orlvlmf.pipeline.runner import load_stage
-
-    versions = {str(s): load_stage(str(s)).version for s in run_cfg.stages}
-    return canonical_hash({"config": OmegaConf.to_container(run_cfg, resolve=False), "versions": versions})
-
-
-def result_path(cfg: SweepConfig, cell: Cell) -> Path:
-    return sweep_dir(cfg) / "results" / f"{cell.id}.json"
-
-
-def read_result(cfg: SweepConfig, cell: Cell) -> dict | None:
-    p = result_path(cfg, cell)
-    if not p.is_file():
-        return None
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError:
-        return None
-
-
-def _metrics_of(run_dir: Path, seed: int) -> dict[str, float]:
-    path = run_dir / f"seed_{seed}" / "eval.json"
-    if not path.is_file():
-        raise SweepConfigError(f"cell finished without {path}: does the method end with the evaluate stage?")
-    ev = json.loads(path.read_text())
-    return {k: float(ev[k]) for k in ("success_rate", "return_mean", "return_std", "final_success_rate")
-            if k in ev}
-
-
 @dataclass
 class SweepSummary:
     ran: list[str] = field(default_factory=list)
@@ -301,9 +136,6 @@ def run_sweep(cfg: SweepConfig, sweep_file: Path | None = None, *, echo: Callabl
               fail_fast: bool = False, only: Callable[[Cell], bool] | None = None,
               dry_run: bool = False, pipeline_echo: Callable[[str], None] | None = None) -> SweepSummary:
     """Run every unfinished cell, then write the tables and plots (see the module docstring)."""
-    from orlvlmf.sweep.tables import write_outputs
-
-    _register_extras()
     cells = [c for c in cells_of(cfg, sweep_file) if only is None or only(c)]
     # every config checked (and the stages a method needs completed) before any work
     composed = [(c, compose(c, cfg)) for c in cells]
@@ -324,74 +156,22 @@ def run_sweep(cfg: SweepConfig, sweep_file: Path | None = None, *, echo: Callabl
         try:
             pipe = SharedPipeline(run_cfg, root / "cache", echo=pipeline_echo or echo)
             pipe.run()
-            metrics = _metrics_of(pipe.run_dir, cell.seed)
+            metrics = metrics_of(pipe.run_dir, cell.seed)
         except KeyboardInterrupt:
             raise
         except Exception as err:  # noqa: BLE001 - one failing cell must not stop the table
             msg = f"{type(err).__name__}: {err}"
             summary.failed[cell.id] = msg
-            _write_result(cfg, cell, {"status": "failed", "cell_hash": h, "error": msg,
+            write_result(cfg, cell, {"status": "failed", "cell_hash": h, "error": msg,
                                       "traceback": traceback.format_exc(limit=5)})
             echo(f"[{i}/{len(cells)}] {cell.id}: FAILED — {msg}")
             if fail_fast:
                 raise
             continue
-        _write_result(cfg, cell, {"status": "done", "cell_hash": h, "metrics": metrics,
+        write_result(cfg, cell, {"status": "done", "cell_hash": h, "metrics": metrics,
                                   "seconds": round(time.perf_counter() - t0, 2),
                                   "run_dir": str(pipe.run_dir)})
         summary.ran.append(cell.id)
     if not dry_run:
         summary.outputs = write_outputs(cfg, table_cells(cfg, sweep_file, only), root)
     return summary
-
-
-def table_cells(cfg: SweepConfig, sweep_file: Path | None = None,
-                only: Callable[[Cell], bool] | None = None) -> list[Cell]:
-    """The cells a table shows: the selected ones, plus every other cell of the sweep with a result.
-
-    So sweeps run in parts (e.g. two processes with disjoint ``--qualities``) each leave the
-    whole table behind, whichever finishes last.
-    """
-    return [c for c in cells_of(cfg, sweep_file)
-            if only is None or only(c) or read_result(cfg, c) is not None]
-
-
-def _register_extras() -> None:
-    """Register the baseline learners and the clip_reward stage (until the registry lists them)."""
-    import importlib
-
-    for mod in ("orlvlmf.policy.baselines", "orlvlmf.reward.clip_stage"):
-        importlib.import_module(mod)
-
-
-def _write_result(cfg: SweepConfig, cell: Cell, payload: dict) -> None:
-    row = {"task": cell.task.name, "quality": cell.quality, "method": cell.method, "seed": cell.seed,
-           "metric": cell.task.metric, "protocol": cfg.protocol, **payload}
-    atomic_write_text(result_path(cfg, cell), json.dumps(row, indent=2))
-
-
-def filter_cells(tasks: Iterable[str] | None = None, qualities: Iterable[str] | None = None,
-                 methods: Iterable[str] | None = None, seeds: Iterable[int] | None = None,
-                 cfg: SweepConfig | None = None):
-    """A cell predicate for :func:`run_sweep` (``None``: no restriction).
-
-    With ``cfg``, a value the sweep does not list is an error (not a silently empty selection).
-    """
-    sets = [set(x) if x else None for x in (tasks, qualities, methods)]
-    seed_set = {int(s) for s in seeds} if seeds else None
-    if cfg is not None:
-        listed = {"tasks": [t.name for t in task_specs(cfg)], "qualities": list(cfg.qualities),
-                  "methods": list(cfg.methods), "seeds": [int(s) for s in cfg.seeds]}
-        for what, chosen in zip(listed, (*sets, seed_set)):
-            extra = sorted(set(chosen or ()) - set(listed[what]), key=str)
-            if extra:
-                raise SweepConfigError(
-                    f"--{what} {' '.join(map(str, extra))}: not in the sweep's {what} "
-                    f"({', '.join(map(str, listed[what]))}). Sweep overrides (key=value) go before "
-                    f"--{what}, which takes every word after it")
-
-    def keep(c: Cell) -> bool:
-        return ((sets[0] is None or c.task.name in sets[0]) and (sets[1] is None or c.quality in sets[1])
-                and (sets[2] is None or c.method in sets[2]) and (seed_set is None or c.seed in seed_set))
-
-    return keep

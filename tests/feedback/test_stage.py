@@ -86,7 +86,7 @@ def test_feedback_config_nodes_are_checked_by_the_loader(tmp_path):
     from dataclasses import dataclass
     from typing import Any, Dict
 
-    from orlvlmf.config.loader import ConfigError, component_field, load_config
+    from orlvlmf.config import ConfigError, component_field, load_config
 
     @dataclass
     class Schema:

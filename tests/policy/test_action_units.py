@@ -5,9 +5,11 @@ import pytest
 import torch
 
 from orlvlmf.data.dataset import DatasetWriter, OfflineDataset
-from orlvlmf.policy.base import LearnerError, load_learner
 from orlvlmf.policy.buffer import buffer_from_dataset
-from orlvlmf.policy.stage import action_bounds, holdout_split, offline_diagnostics
+from orlvlmf.policy.checkpoint import load_learner
+from orlvlmf.policy.errors import LearnerError
+from orlvlmf.policy.normalization import dataset_action_bounds
+from orlvlmf.policy.offline import holdout_split, offline_diagnostics
 from orlvlmf.registry import REGISTRY
 
 BC = {"name": "bc", "hidden": [64, 64], "batch_size": 64, "lr": 3e-3}
@@ -41,10 +43,10 @@ def test_bounds_map_both_ways_and_travel_with_the_checkpoint(tmp_path):
 
 
 def test_action_bounds_from_metadata():
-    assert action_bounds({"action_min": [-1, -0.5], "action_max": [1, 0.2]}, 2) is None
-    lo, hi = action_bounds({"action_min": [-3, 0], "action_max": [3, 0.5]}, 2)
+    assert dataset_action_bounds({"action_min": [-1, -0.5], "action_max": [1, 0.2]}, 2) is None
+    lo, hi = dataset_action_bounds({"action_min": [-3, 0], "action_max": [3, 0.5]}, 2)
     np.testing.assert_array_equal(lo, [-3, 0]) and np.testing.assert_array_equal(hi, [3, 0.5])
-    lo, hi = action_bounds({"action_min": [-1.5, 0], "action_max": [1.5, 0.5],
+    lo, hi = dataset_action_bounds({"action_min": [-1.5, 0], "action_max": [1.5, 0.5],
                             "action_space_low": [-2, -1], "action_space_high": [2, 1]}, 2)
     np.testing.assert_array_equal(lo, [-2, -1]) and np.testing.assert_array_equal(hi, [2, 1])
 
@@ -58,7 +60,7 @@ def test_bc_learns_actions_beyond_one_and_is_judged_on_held_out_episodes(tmp_pat
             s = rng.normal(size=(41, 2)).astype(np.float32)
             w.add_episode({"state": s}, 3 * np.tanh(s[:-1]))
     ds = OfflineDataset.open(tmp_path / "d.h5")
-    bounds = action_bounds(ds.metadata, ds.action_dim)
+    bounds = dataset_action_bounds(ds.metadata, ds.action_dim)
     assert bounds is not None and bounds[1].max() > 2
     learner = _bc()
     learner.set_action_bounds(*bounds)
@@ -69,7 +71,7 @@ def test_bc_learns_actions_beyond_one_and_is_judged_on_held_out_episodes(tmp_pat
     sampled = buffer.sample(4096, torch.Generator().manual_seed(0)).actions
     assert buffer.num_transitions == len(train_idx) and float(sampled.abs().max()) <= 1.0 + 1e-6
     torch.manual_seed(0)
-    learner.run_bare(buffer, 600)
+    learner.fit(buffer, 600, trainer={"accelerator": "cpu", "devices": 1, "progress": False}, log_every=0)
     out = offline_diagnostics(learner, ds, train_idx, held_idx)
     assert out["action_mae"] < 0.5 * out["mean_action_mae"]
     assert np.abs(learner.act(ds.load_all("state")[held_idx])).max() > 1.5

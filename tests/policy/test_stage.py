@@ -8,10 +8,9 @@ import pytest
 import torch
 
 from orlvlmf.config.loader import load_config
-from orlvlmf.data.dataset import OfflineDataset, write_dataset
-from orlvlmf.pipeline.stage import StageContext, StageError
-from orlvlmf.policy.stage import TrainStage, select_rewards
-from orlvlmf.reward.relabel import write_rewards
+from orlvlmf.data.dataset import DatasetWriter, OfflineDataset
+from orlvlmf.pipeline.stage import StageContext
+from orlvlmf.policy.stage import TrainStage
 from tests.evaluation.helpers import replay_returns
 
 torch.set_num_threads(1)
@@ -38,7 +37,10 @@ def _cartpole_dataset(path: Path, episodes: int = 6) -> Path:
                     "terminals": np.zeros(t, bool), "timeouts": np.eye(t, dtype=bool)[-1],
                     "reward": np.array(rews, np.float32), "success": np.array(succ)})
     env.close()
-    return write_dataset(path, eps, metadata={"env": "cartpole"})
+    with DatasetWriter(path, {"env": "cartpole"}) as w:
+        for ep in eps:
+            w.add_episode(**ep)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -60,34 +62,6 @@ def _cfg(tmp_path, *extra):
                               "policy.encoder.hidden=[32,32]", "trainer.progress=false",
                               "trainer.num_threads=1", "evaluation.episodes=2",
                               "evaluation.save_videos=1", "evaluation.video_size=32", *extra])
-
-
-def test_reward_sources(dataset, tmp_path):
-    ds = OfflineDataset.open(dataset)
-    gt = ds.ground_truth().reward
-    assert np.allclose(select_rewards(ds, "ground_truth", None, 0.1), gt * 0.1)
-    avg = select_rewards(ds, "average", None)
-    assert np.allclose(avg, gt.mean()) and avg.shape == gt.shape
-    # minmax maps the true reward to [0, 1] (as relabel.normalize does the learned one); the
-    # average is taken after it
-    unit = select_rewards(ds, "ground_truth", None, 2.0, true_normalize="minmax")
-    assert np.allclose(unit, 2 * (gt - gt.min()) / (gt.max() - gt.min()), atol=1e-6)
-    assert unit.min() == 0 and np.isclose(unit.max(), 2.0)
-    assert np.allclose(select_rewards(ds, "average", None, 1.0, "minmax"), unit.mean() / 2, atol=1e-6)
-    with pytest.raises(StageError, match="train.true_reward_normalize must be one of"):
-        select_rewards(ds, "ground_truth", None, 1.0, "range")
-    path = tmp_path / "rewards.npz"
-    learned = np.linspace(0, 1, ds.num_transitions).astype(np.float32)
-    write_rewards(path, learned, np.zeros_like(learned), method="none", shift=0.0, mult=1.0,
-                  score="next", observation="image", ckpt_sha256="x", config_hash="y")
-    assert np.allclose(select_rewards(ds, "learned", path, 2.0), 2 * learned)
-    with pytest.raises(StageError, match="train.reward must be one of"):
-        select_rewards(ds, "oracle", path)
-    short = tmp_path / "short.npz"
-    write_rewards(short, learned[:5], learned[:5], method="none", shift=0.0, mult=1.0, score="next",
-                  observation="image", ckpt_sha256="x", config_hash="y")
-    with pytest.raises(ValueError, match="relabel this dataset"):
-        select_rewards(ds, "learned", short)
 
 
 def test_train_then_evaluate_stage(dataset, tmp_path):

@@ -3,18 +3,20 @@
 import numpy as np
 
 from orlvlmf.config.loader import load_config
-from orlvlmf.data.dataset import write_dataset
-from orlvlmf.feedback.labeling import write_npz
+from orlvlmf.data.dataset import DatasetWriter
 from orlvlmf.feedback.store import LabelStore
+from orlvlmf.pipeline.manifest import write_npz
 from orlvlmf.pipeline.stage import StageContext
 from orlvlmf.report.stage import ReportStage
 
 
 def test_state_labels_give_a_report_without_gallery_that_still_renders(tmp_path):
     rng = np.random.default_rng(0)
-    ds = write_dataset(tmp_path / "dataset.h5", [
-        {"observations": {"state": rng.normal(size=(11, 2)).astype(np.float32)},
-         "actions": rng.uniform(-1, 1, (10, 1)).astype(np.float32)} for _ in range(3)])
+    ds = tmp_path / "dataset.h5"
+    with DatasetWriter(ds) as w:
+        for _ in range(3):
+            w.add_episode({"state": rng.normal(size=(11, 2)).astype(np.float32)},
+                          rng.uniform(-1, 1, (10, 1)).astype(np.float32))
     write_npz(tmp_path / "pairs.npz", {"idx0": np.array([0, 1]), "idx1": np.array([5, 6]),
                                        "label": np.array([0, -1]), "observation": np.asarray("next"),
                                        "image_key": np.asarray("state")})

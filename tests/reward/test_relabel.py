@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from orlvlmf.data.dataset import OfflineDataset
+from orlvlmf.reward.column import load_rewards, normalization, write_rewards
 from orlvlmf.reward.inference import prefetched, score_frames
 from orlvlmf.reward.model import RewardNet, load_reward_net, save_reward_net
-from orlvlmf.reward.relabel import (load_rewards, normalization, relabel_dataset, write_rewards)
+from orlvlmf.reward.relabel import relabel_dataset
 
 
 def _net(obs_shape=(32, 32, 3), **kw):
@@ -56,22 +57,6 @@ def test_relabel_round_trip_matches_direct_scoring(tiny_dataset, tmp_path):
     assert _sha(tiny_dataset) == before  # the dataset is never modified
     with pytest.raises(ValueError, match="holds 200 rewards but the dataset has 7"):
         load_rewards(out, num_transitions=7)
-
-
-def test_normalizations():
-    raw = np.array([1.0, 3.0, 2.0, 6.0])
-    ep = np.array([0, 0, 1, 1])
-    assert normalization(raw, "none") == (0.0, 1.0)
-    s, m = normalization(raw, "minmax")
-    np.testing.assert_allclose((raw - s) * m, [0, 0.4, 0.2, 1])
-    s, m = normalization(raw, "zscore")
-    z = (raw - s) * m
-    assert z.mean() == pytest.approx(0) and z.std() == pytest.approx(1)
-    s, m = normalization(raw, "iql", ep, scale=10.0)  # returns 4 and 8: span 4
-    assert s == 0 and m == pytest.approx(10 / 4)
-    assert normalization(np.ones(3), "minmax") == (1.0, 1.0)
-    with pytest.raises(ValueError, match="none, minmax, zscore, iql"):
-        normalization(raw, "rank")
 
 
 def test_relabel_rejects_shape_mismatch_and_bad_score(tiny_dataset):

@@ -7,12 +7,12 @@ import torch
 from omegaconf import OmegaConf
 
 from orlvlmf.config.schema import TrainerConfig
+from orlvlmf.data.dataset import OfflineDataset
 from orlvlmf.pipeline.stage import StageContext, StageError
 from orlvlmf.registry import REGISTRY
+from orlvlmf.reward.column import load_rewards
 from orlvlmf.reward.config import RelabelConfig, RewardConfig
-from orlvlmf.data.dataset import OfflineDataset
 from orlvlmf.reward.model import load_reward_net
-from orlvlmf.reward.relabel import load_rewards
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -4,8 +4,10 @@ import csv
 
 import pytest
 
-from orlvlmf.sweep.config import SweepConfigError, load_sweep_config
-from orlvlmf.sweep.runner import cells_of, run_sweep
+from orlvlmf.sweep.cells import cells_of
+from orlvlmf.sweep.config import load_sweep_config
+from orlvlmf.sweep.runner import run_sweep
+from orlvlmf.sweep.schema import SweepConfigError
 from tests.sweep.helpers import CALLS, INTERRUPT, write_sweep
 
 
@@ -109,7 +111,7 @@ def test_bad_sweep_configs_say_what_is_wrong(tmp_path):
 def test_layered_overrides_replace_a_component_whose_name_changes():
     from omegaconf import OmegaConf
 
-    from orlvlmf.sweep.runner import layered_overrides
+    from orlvlmf.sweep.overrides import layered_overrides
 
     base = OmegaConf.create({"policy": {"name": "iql", "beta": 3.0}})
     items = ["policy.encoder={name: mlp}", "policy.beta=1.0", "train.steps=5", "policy.name=bc",

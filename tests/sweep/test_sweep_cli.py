@@ -42,7 +42,7 @@ def test_dry_run_filters_and_table_only(tmp_path, capsys):
 
 
 def test_cli_override_and_bad_config(tmp_path):
-    from orlvlmf.config.loader import ConfigError
+    from orlvlmf.config import ConfigError
 
     path = write_sweep(tmp_path)
     with pytest.raises(ConfigError, match="protocol 'nope'"):

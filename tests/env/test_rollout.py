@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from orlvlmf.evaluation.rollout import evaluate_policy
+from orlvlmf.env.rollout import evaluate_policy
 
 
 class LineEnv:

@@ -1,4 +1,11 @@
-"""Registered encoders, shared by the reward model and the policy learners.
+"""Registered observation encoders, shared by the reward model and the policy learners.
+
+A package of its own below ``reward/`` and ``policy/`` (it imports neither):
+
+    base         the Encoder contract, EncoderInputError
+    preprocess   raw observations -> network input, identical in reward training, relabeling, policies
+    mlp          the one MLP builder, and the ``mlp`` state encoder
+    resnet       ``resnet`` (timm ResNets, images);  pointnet2: ``pointnet2`` (point clouds)
 
 Uniform constructor (every encoder, built-in or third-party)::
 
@@ -13,7 +20,7 @@ Uniform constructor (every encoder, built-in or third-party)::
     enc.out_dim   # feature width
 
 A shape of the wrong kind raises :class:`EncoderInputError` at construction.  ``preprocess`` is
-the one place observations become tensors (see :mod:`orlvlmf.reward.preprocess`), so training,
+the one place observations become tensors (see :mod:`orlvlmf.encoders.preprocess`), so training,
 relabeling and policies see identical inputs; ``augment=True`` only while training.
 
 Built-ins: ``resnet`` (timm ResNets), ``pointnet2`` (PointNet++), ``mlp`` (state vectors).
@@ -23,15 +30,18 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from orlvlmf.reward.encoders.base import Encoder, EncoderInputError, guess_kind
-from orlvlmf.reward.encoders import mlp, pointnet2, resnet  # noqa: F401  (registers them)
+from orlvlmf.encoders import mlp, pointnet2, resnet  # noqa: F401  (registers them)
+from orlvlmf.encoders.base import Encoder, EncoderInputError, guess_kind
 
 __all__ = ["Encoder", "EncoderInputError", "build_encoder", "guess_kind"]
 
 
 def build_encoder(name: str, obs_shape: Sequence[int], observation: str | None = None,
                   **options: Any) -> Encoder:
-    """``REGISTRY.create("encoders", name, obs_shape, **options)``, naming ``observation`` in errors."""
+    """``REGISTRY.create("encoders", name, obs_shape, **options)``, naming ``observation`` in errors.
+
+    A config node ``{name: ..., **options}`` builds as ``build_encoder(obs_shape=..., **node)``.
+    """
     from orlvlmf.registry import REGISTRY
 
     try:

@@ -6,10 +6,10 @@ import pytest
 from orlvlmf.cli import main
 from orlvlmf.config import load_config
 from orlvlmf.data.dataset import OfflineDataset
-from orlvlmf.data.export import ExportError, export_run
 from orlvlmf.data.formats import read_any
+from orlvlmf.export import ExportError, export_run
 from orlvlmf.pipeline.runner import Pipeline
-from orlvlmf.reward.relabel import load_rewards
+from orlvlmf.reward.column import load_rewards
 
 TINY = ["name=exp", "dataset.episodes=4", "dataset.horizon=12", "dataset.image_size=32",
         "pairs.num_queries=40", "pairs.min_gap=2", "reward.encoder.model=resnet10t", "reward.ensemble=2",

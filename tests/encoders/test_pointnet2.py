@@ -3,9 +3,9 @@ import itertools
 import pytest
 import torch
 
+from orlvlmf.encoders import EncoderInputError
+from orlvlmf.encoders.pointnet2 import ball_query, farthest_point_sample, gather_points
 from orlvlmf.registry import REGISTRY
-from orlvlmf.reward.encoders import EncoderInputError
-from orlvlmf.reward.encoders.pointnet2 import ball_query, farthest_point_sample, gather_points
 
 
 def brute_fps(pts: torch.Tensor, npoint: int) -> list[int]:

@@ -13,9 +13,9 @@ from typing import List, Optional, Sequence
 
 import torch
 
+from orlvlmf.encoders import preprocess as pp
+from orlvlmf.encoders.base import Encoder
 from orlvlmf.registry import register
-from orlvlmf.reward import preprocess as pp
-from orlvlmf.reward.encoders.base import Encoder
 
 
 @dataclass

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from orlvlmf.encoders import EncoderInputError, build_encoder
 from orlvlmf.registry import REGISTRY
-from orlvlmf.reward.encoders import EncoderInputError, build_encoder
 
 
 def _frames(n=2, h=40, w=40, c=3, seed=0):

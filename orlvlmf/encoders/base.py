@@ -24,7 +24,7 @@ class Encoder(nn.Module):
 
     ``obs_shape`` is the shape of ONE raw observation as the dataset stores it (no batch axis).
     ``preprocess(raw, augment=False)`` maps a raw batch to network input (see
-    :mod:`orlvlmf.reward.preprocess`); ``forward(x)`` maps that input to ``(B, out_dim)`` features.
+    :mod:`orlvlmf.encoders.preprocess`); ``forward(x)`` maps that input to ``(B, out_dim)`` features.
     """
 
     kind: ClassVar[str] = ""
@@ -64,19 +64,3 @@ def guess_kind(shape: Sequence[int]) -> str:
     if rank == 1:
         return "state"
     return "unknown"
-
-
-def mlp(sizes: Sequence[int], activation: str = "relu", layer_norm: bool = False,
-        last_activation: bool = True) -> nn.Sequential:
-    """Linear layers ``sizes[0] -> sizes[1] -> ...`` with activations between (and after, if asked)."""
-    acts = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
-    if activation not in acts:
-        raise ValueError(f"activation '{activation}' is not one of {', '.join(acts)}")
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2 or last_activation:
-            if layer_norm:
-                layers.append(nn.LayerNorm(b))
-            layers.append(acts[activation]())
-    return nn.Sequential(*layers)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from orlvlmf.reward import preprocess as pp
+from orlvlmf.encoders import preprocess as pp
 
 
 def test_images_to_float_and_resize():

@@ -19,9 +19,9 @@ from typing import List, Sequence
 import torch
 from torch import nn
 
+from orlvlmf.encoders import preprocess as pp
+from orlvlmf.encoders.base import Encoder
 from orlvlmf.registry import register
-from orlvlmf.reward import preprocess as pp
-from orlvlmf.reward.encoders.base import Encoder
 
 
 def farthest_point_sample(xyz: torch.Tensor, npoint: int) -> torch.Tensor:

@@ -9,7 +9,9 @@
 The reward is the relabel stage's column (``rewards.npz``: the normalised learned reward IQL
 trains on; its ensemble std beside it) for ``--seed`` (default: the config's first seed).  The
 run's ``collect`` and ``relabel`` stages must be up to date for this config; nothing is written
-otherwise, and ``--out`` must not exist yet.
+otherwise, and ``--out`` must not exist yet.  A top-level module: it reads what the data and
+reward stages wrote (the formats' writers in :mod:`orlvlmf.data.formats`, the reward column of
+:mod:`orlvlmf.reward.column`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def export_run(cfg, fmt: str, out: str | Path, seed: int | None = None,
     """Write the run's dataset + learned reward as ``fmt`` at ``out``; returns what was written."""
     from orlvlmf.data.dataset import OfflineDataset
     from orlvlmf.pipeline.runner import Pipeline, run_dir_of
-    from orlvlmf.reward.relabel import load_rewards
+    from orlvlmf.reward.column import load_rewards
 
     if fmt not in FORMATS:
         raise ExportError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'")
