@@ -60,11 +60,8 @@ def q_notes(history: Sequence[dict], gamma: float | None, r_max: float | None) -
         notes.append(f"**Q still rising**: mean Q(s, a) went from {q[half]:.3g} (step {steps[half]:.0f}) to "
                      f"{q[-1]:.3g} (step {steps[-1]:.0f}), {1000 * slope_half:+.3g} per 1k steps over the "
                      f"last half and {1000 * slope_quarter:+.3g} per 1k over the last quarter: it has "
-                     f"not levelled off{bound_text}. With γ = {gamma} values take ~1 / (1 − γ) "
-                     f"bootstrapping horizons to settle; more steps or a check of the reward scale tell "
-                     f"whether it converges." if gamma is not None else
-                     f"**Q still rising**: mean Q(s, a) went from {q[half]:.3g} to {q[-1]:.3g} over the "
-                     f"last half of training.")
+                     f"not levelled off{bound_text}. Longer training shows whether it settles below "
+                     f"the bound.")
     else:
         notes.append(f"Mean Q(s, a) ends at {q[-1]:.3g} (step {steps[-1]:.0f}; {q[half]:.3g} at step "
                      f"{steps[half]:.0f}){bound_text}: no unbounded growth.")

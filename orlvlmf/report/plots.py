@@ -92,7 +92,7 @@ def episodes_by_group(path: Path, groups: Mapping[str, Sequence[float]], title: 
     """Every episode's value as a dot per group (seed), with the group's mean ± std as a bar:
     the per-episode spread beside the spread between groups."""
     plt = _figure()
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(groups), 3.4))
+    fig, ax = plt.subplots(figsize=(max(3.8, 1.6 + 1.1 * len(groups)), 3.4))
     rng = np.random.default_rng(seed)
     for i, (label, values) in enumerate(groups.items()):
         v = np.asarray(values, np.float64)

@@ -340,18 +340,20 @@ class ReportStage(Stage):
                       f"{e.get('return_mean', float('nan')):.1f} ± {e.get('return_std', float('nan')):.1f} |")
         success = fmt_mean_std([e.get("success_rate") for e in evals.values()])
         ret = fmt_mean_std([e.get("return_mean") for e in evals.values()], 1)
-        md.append(f"| **mean (std across seeds)** | | **{success}** | **{ret}** |")
+        if len(evals) > 1:
+            md.append(f"| **mean (std across seeds)** | | **{success}** | **{ret}** |")
         spread = evaluation_spread(evals)
         md += ["", "Per-episode std: the spread between one seed's evaluation episodes (a success is 0 "
                "or 1 per episode, so its std is √(p(1 − p))); std across seeds: the spread of the seeds' "
                "means" + (" (one seed: no spread across seeds to show)." if len(evals) == 1 else ".")]
         if spread is not None:
-            md += ["", f"All {spread['episodes']} episodes pooled: success {spread['success'][0]:.2f} ± "
-                   f"{spread['success'][1]:.2f}, GT return {spread['return'][0]:.1f} ± "
-                   f"{spread['return'][1]:.1f} per episode."]
+            if len(evals) > 1:
+                md += ["", f"All {spread['episodes']} episodes pooled: success {spread['success'][0]:.2f} ± "
+                       f"{spread['success'][1]:.2f}, GT return {spread['return'][0]:.1f} ± "
+                       f"{spread['return'][1]:.1f} per episode."]
             groups = {f"seed {s}": [r["return"] for r in e["episodes"]] for s, e in evals.items()
                       if isinstance(e.get("episodes"), list) and e["episodes"]}
-            plots.episodes_by_group(out / "eval_returns.png", groups, "GT return per evaluation episode",
+            plots.episodes_by_group(out / "eval_returns.png", groups, "Return per evaluation episode",
                                     "GT return")
             md += ["", "![GT return of every evaluation episode per seed, with mean ± std]"
                    "(eval_returns.png)"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -80,8 +81,10 @@ def tensorboard_command(logdir: Path) -> str:
     """The exact command: ``tensorboard`` when the one on PATH is this environment's, else its path."""
     mine = Path(sys.executable).parent / "tensorboard"
     on_path = shutil.which("tensorboard")
-    exe = "tensorboard" if on_path and (not mine.exists() or Path(on_path).resolve() == mine.resolve()) \
-        else str(mine)
+    if on_path and (not mine.exists() or Path(on_path).resolve() == mine.resolve()):
+        exe = "tensorboard"
+    else:  # relative to the working directory when under it (`.venv/bin/tensorboard` after make run)
+        exe = os.path.relpath(mine) if mine.resolve().is_relative_to(Path.cwd().resolve()) else str(mine)
     return f"{exe} --logdir {logdir}"
 
 
@@ -138,8 +141,9 @@ def fit_summary(run_dir: Path, seeds: Sequence[int], up_to_date: int = 0) -> str
     if times:
         rows.append(("time", " · ".join(f"{k} {_duration(v)}" for k, v in times.items())
                      + f" = {_duration(sum(times.values()))}"
-                     + (f" ({up_to_date} stage runs were up to date: their time is from the run "
-                        f"that made them)" if up_to_date else "")))
+                     + (f" ({up_to_date} stage run{' was' if up_to_date == 1 else 's were'} up to "
+                        f"date: {'its' if up_to_date == 1 else 'their'} time is from the run that made "
+                        f"{'it' if up_to_date == 1 else 'them'})" if up_to_date else "")))
     report = run_dir / "report" / "report.md"
     if report.is_file():
         html = report.with_suffix(".html")

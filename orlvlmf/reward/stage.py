@@ -174,9 +174,9 @@ def log_relabel(ctx: StageContext, ds: Any, reward: np.ndarray, std: np.ndarray,
         for e in chosen:
             sl = ds.episode_slice(int(e))
             series.append((f"episode {e}", reward[sl], None if true is None else true[sl]))
-            tb.add_series(writer, f"episode_{e}/learned", reward[sl])
+            tb.add_series(writer, f"reward_along_episodes/episode_{e}/learned", reward[sl])
             if true is not None:
-                tb.add_series(writer, f"episode_{e}/true", true[sl])
+                tb.add_series(writer, f"reward_along_episodes/episode_{e}/true", true[sl])
         title = "Learned" + (" vs true" if true is not None else "") + " reward along episodes"
         writer.add_figure("relabel/reward_along_episodes", tb.episodes_figure(series, title), 0)
     finally:

@@ -77,7 +77,8 @@ def test_relabel_histogram_and_learned_vs_true_reward_along_episodes(tiny_fit, b
     tags = board.Runs()["relabel/seed_0"]["scalars"]
     learned = sorted(t for t in tags if t.endswith("/learned"))
     assert len(learned) == 4 and all(t.replace("/learned", "/true") in tags for t in learned)
-    e = int(learned[0].split("_")[1].split("/")[0])
+    assert learned[0].startswith("reward_along_episodes/episode_")
+    e = int(learned[0].split("/")[1].removeprefix("episode_"))
     from orlvlmf.data.dataset import OfflineDataset
 
     with OfflineDataset.open(tiny_fit.run_dir / "dataset.h5") as ds:

@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,8 +50,9 @@ def test_fit_summary_gives_per_episode_and_across_seed_spread(tmp_path):
 def test_fit_summary_without_ground_truth_says_so(tmp_path):
     run = tmp_path / "r"
     write_run(run, [[1.0]], [[False]], with_gt=False)
-    text = fit_summary(run, [0])
+    text = fit_summary(run, [0], up_to_date=1)
     assert "no true reward to compare with" in text and "across seeds" not in text
+    assert "(1 stage run was up to date: its time is from the run that made it)" in text
 
 
 def test_without_simulator_the_headline_is_the_held_out_action_error(tmp_path):
@@ -69,6 +71,8 @@ def test_tensorboard_command_is_runnable_as_printed(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "executable", str(mine / "python"))
     monkeypatch.setenv("PATH", "/nonexistent")
     assert tensorboard_command(tmp_path / "tb") == f"{mine / 'tensorboard'} --logdir {tmp_path / 'tb'}"
+    monkeypatch.chdir(tmp_path)  # `make run` runs in the repository: the venv's path relative to it
+    assert tensorboard_command(Path("runs/x/tb")) == "venv/bin/tensorboard --logdir runs/x/tb"
     monkeypatch.setenv("PATH", str(mine))
     (mine / "tensorboard").chmod(0o755)
     assert tensorboard_command(tmp_path / "tb") == f"tensorboard --logdir {tmp_path / 'tb'}"
