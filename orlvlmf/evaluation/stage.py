@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 
-from orlvlmf.pipeline.stage import Stage, StageContext
+from orlvlmf.pipeline.stage import Stage, StageContext, torch_threads
 from orlvlmf.registry import register
 
 
@@ -29,7 +29,7 @@ class EvaluateStage(Stage):
         from orlvlmf.policy.base import load_learner
 
         cfg = ctx.cfg
-        torch.set_num_threads(int(cfg.trainer.num_threads))
+        torch.set_num_threads(torch_threads(cfg.trainer.num_threads))
         learner = load_learner(ctx.input("train/policy.ckpt"))
         ev = cfg.evaluation
         keys = (learner.observation_key,)

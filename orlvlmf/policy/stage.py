@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orlvlmf.pipeline.stage import Stage, StageContext
+from orlvlmf.pipeline.stage import Stage, StageContext, torch_threads
 from orlvlmf.registry import register
 from orlvlmf.reward import column
 
@@ -42,7 +42,7 @@ class TrainStage(Stage):
         from orlvlmf.registry import REGISTRY
 
         cfg, tcfg = ctx.cfg, ctx.cfg.train
-        torch.set_num_threads(max(1, int(cfg.trainer.num_threads)))
+        torch.set_num_threads(torch_threads(cfg.trainer.num_threads))
         seed = int(tcfg.seed) + int(ctx.seed or 0)
         ds = OfflineDataset.open(ctx.input("collect/dataset.h5"))
         ref = column.artifact(str(tcfg.reward))

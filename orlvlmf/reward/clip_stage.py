@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from orlvlmf.pipeline.stage import Stage, StageContext, StageError
+from orlvlmf.pipeline.stage import Stage, StageContext, StageError, torch_threads
 from orlvlmf.registry import register
 
 
@@ -31,7 +31,7 @@ class ClipRewardStage(Stage):
         from orlvlmf.reward.clip_reward import ClipWeightsError, write_clip_rewards
         from orlvlmf.reward.config import ClipRewardConfig
 
-        torch.set_num_threads(max(1, int(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1))))
+        torch.set_num_threads(torch_threads(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1)))
         env_name = OmegaConf.select(ctx.cfg, "env.name", default=None)
         try:
             cfg = build(ClipRewardConfig, OmegaConf.select(ctx.cfg, "clip", default=None), "clip")

@@ -15,7 +15,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from orlvlmf.pipeline.manifest import atomic_write_text, canonical_hash, content_hash
-from orlvlmf.pipeline.stage import Stage, StageContext, StageError
+from orlvlmf.pipeline.stage import Stage, StageContext, StageError, torch_threads
 from orlvlmf.registry import register
 
 
@@ -121,7 +121,7 @@ class RelabelStage(Stage):
         from orlvlmf.reward.relabel import relabel_dataset
 
         rcfg = _section(ctx, "relabel")
-        torch.set_num_threads(max(1, int(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1))))
+        torch.set_num_threads(torch_threads(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1)))
         ckpt = ctx.input("reward/reward_model.ckpt")
         try:
             net, _ = load_reward_net(ckpt)
