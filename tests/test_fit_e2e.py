@@ -7,7 +7,7 @@ from scipy.stats import spearmanr
 
 from orlvlmf.cli import main
 from orlvlmf.data.dataset import OfflineDataset
-from orlvlmf.reward.relabel import load_rewards
+from orlvlmf.reward.column import load_rewards
 
 TINY = [
     "name=tiny", "seeds=[0,1]",

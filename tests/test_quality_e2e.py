@@ -29,12 +29,12 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-import tests.env.reach_env  # noqa: F401 - registers the t_reach env
 from orlvlmf.cli import main
 from orlvlmf.data.dataset import OfflineDataset
 from orlvlmf.env import make_env
-from orlvlmf.evaluation.rollout import evaluate_policy
-from orlvlmf.reward.relabel import load_rewards
+from orlvlmf.env.rollout import evaluate_policy
+from orlvlmf.reward.column import load_rewards
+import tests.env.reach_env  # noqa: F401 - registers the t_reach env
 
 CONFIG = """extends: base.yaml
 name: reach

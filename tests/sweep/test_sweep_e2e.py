@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from orlvlmf.data.dataset import OfflineDataset
-from orlvlmf.reward.relabel import load_rewards
+from orlvlmf.reward.column import load_rewards
 from orlvlmf.sweep.config import load_sweep_config
 from orlvlmf.sweep.runner import run_sweep
 from tests.evaluation.helpers import replay_returns
