@@ -55,17 +55,10 @@ def _load(args: argparse.Namespace):
     return load_config(args.config, args.overrides)
 
 
-def _set_threads(cfg) -> None:
-    import torch
-
-    torch.set_num_threads(int(cfg.trainer.num_threads))
-
-
 def _pipeline(cfg):
     from orlvlmf.pipeline.runner import Pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    _set_threads(cfg)
     return Pipeline(cfg)
 
 
@@ -137,6 +130,14 @@ def cmd_labels(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from orlvlmf.export import export_run
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    export_run(_load(args), args.format, args.out, seed=args.seed)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orlvlmf",
@@ -166,6 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML gallery of queries")
     p.add_argument("-n", type=int, default=50, help="queries shown in the gallery (default 50)")
     p.set_defaults(func=cmd_labels)
+
+    p = sub.add_parser("export", help="write the dataset with its learned reward as LeRobot, Minari or HDF5",
+                       description="Export the run's dataset with the learned reward (and its ensemble "
+                       "std) so other offline-RL libraries can train on it.")
+    _add_config_args(p)
+    p.add_argument("--format", required=True, choices=["lerobot", "minari", "hdf5"],
+                   help="lerobot: a LeRobot v3.0 folder; minari: a Minari datasets root; "
+                   "hdf5: a robomimic-layout file")
+    p.add_argument("--out", required=True, metavar="PATH", help="where to write (must not exist)")
+    p.add_argument("--seed", type=int, help="whose learned reward (default: the config's first seed)")
+    p.set_defaults(func=cmd_export)
 
     from orlvlmf.sweep.cli import add_parser as add_sweep_parser
 
@@ -197,9 +209,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     errors: list[type[BaseException]] = [ConfigError, RegistryError, StageError, FileNotFoundError]
     from orlvlmf.data.dataset import DatasetError
+    from orlvlmf.export import ExportError
     from orlvlmf.env import EnvError
 
-    return (*errors, DatasetError, EnvError)
+    return (*errors, DatasetError, EnvError, ExportError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,7 @@ BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "envs": (),
     "feedback": ("orlvlmf.feedback.backends",),
     "learners": ("orlvlmf.policy.learners",),
-    "datasets": ("orlvlmf.data.readers",),
+    "datasets": ("orlvlmf.data.formats",),
     "stages": (
         "orlvlmf.data.stage",
         "orlvlmf.feedback.stage",

@@ -1,8 +1,9 @@
 """The package's import graph: no import circles, and no import against the data flow.
 
 Every import statement counts, the ones inside functions too: a lazy import that closes a circle
-is still a circle a reader has to untangle.  The registry's ``importlib.import_module`` strings
-are not imports of the registry module (they are how the built-in components get listed).
+is still a circle a reader has to untangle.  Not counted: imports under ``if TYPE_CHECKING:``
+(annotations only, never run) and the registry's ``importlib.import_module`` strings (how the
+built-in components get listed).
 """
 
 import ast
@@ -26,7 +27,7 @@ LAYERS = (
     ("evaluation",),
     ("report",),
     ("sweep",),
-    ("cli", "orlvlmf"),
+    ("cli", "export", "orlvlmf"),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
@@ -54,7 +55,12 @@ def import_graph(package_dir: Path) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {m: set() for m in mods}
     for mod, path in mods.items():
         package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        typing_only = {id(n) for block in ast.walk(tree) if _is_type_checking_block(block)
+                       for stmt in block.body for n in ast.walk(stmt)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.Import):
                 targets = [resolve(a.name) for a in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -67,6 +73,13 @@ def import_graph(package_dir: Path) -> dict[str, set[str]]:
                 continue
             graph[mod] |= {t for t in targets if t is not None and t != mod}
     return graph
+
+
+def _is_type_checking_block(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -165,7 +178,8 @@ def test_the_checks_find_a_circle_and_an_upward_import(tmp_path):
     root = tmp_path / "orlvlmf"
     for sub, text in {"__init__.py": "", "pipeline/__init__.py": "", "policy/__init__.py": "",
                       "pipeline/a.py": "def f():\n    from orlvlmf.pipeline import b\n",
-                      "pipeline/b.py": "from orlvlmf.pipeline.a import f\n",
+                      "pipeline/b.py": "from orlvlmf.pipeline.a import f\n"
+                                       "if TYPE_CHECKING:\n    from orlvlmf.policy import c\n",
                       "policy/c.py": "", "pipeline/d.py": "from orlvlmf.policy import c\n",
                       "config/__init__.py": "", "config/structured.py": "",
                       "policy/config.py": "from orlvlmf.config.structured import x\n",

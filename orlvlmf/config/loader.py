@@ -28,7 +28,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from orlvlmf.config.structured import ConfigError, component_kind, unknown_key
+from orlvlmf.config.structured import ConfigError, component_kind, component_optional, unknown_key
 from orlvlmf.registry import REGISTRY, SINGULAR, RegistryError
 
 COMMAND_LINE = "the command line"
@@ -180,10 +180,12 @@ class _Checker:
             f = fields[key]
             kind = component_kind(f)
             sub = hints.get(key)
-            if kind is not None:
+            if kind is not None and value is None and component_optional(f):
+                components[key] = (kind, None)
+            elif kind is not None:
                 if not isinstance(value, Mapping):
                     value = {"name": value}  # ``encoder: mlp`` is short for ``encoder: {name: mlp}``
-                default = f.default_factory() if callable(f.default_factory) else {}
+                default = (f.default_factory() if callable(f.default_factory) else None) or {}
                 if value.get("name", default.get("name")) == default.get("name"):
                     value = {**default, **value}  # options for the default component
                 components[key] = (kind, dict(value))
@@ -211,7 +213,7 @@ class _Checker:
                       + f": {str(err).splitlines()[0]}")
         out = OmegaConf.to_container(merged, resolve=False)
         for key, (kind, value) in components.items():
-            out[key] = self.check_component(kind, value, f"{prefix}{key}")
+            out[key] = None if value is None else self.check_component(kind, value, f"{prefix}{key}")
         return out
 
     def check_component(self, kind: str, node: dict, dotted: str) -> dict:
@@ -280,8 +282,3 @@ def load_config(
     OmegaConf.set_struct(cfg, True)
     OmegaConf.set_readonly(cfg, True)
     return cfg
-
-
-def config_sources(config: str | Path | None) -> list[Path]:
-    """The files a config is composed of, base first."""
-    return [] if config is None else [p for p, _ in _file_chain(resolve_config_path(config))]

@@ -36,7 +36,9 @@ class RunConfig:
     seeds: List[int] = field(default_factory=lambda: [0])
     task: Optional[str] = None  # goal sentence for the VLM; None: the env's own
     stages: List[str] = field(default_factory=lambda: list(DEFAULT_STAGES))
-    env: Dict[str, Any] = component_field("envs", None)
+    # no env (omitted or null): an imported dataset without a simulator; stages that need one are
+    # skipped (or refused when asked for explicitly)
+    env: Optional[Dict[str, Any]] = component_field("envs", None, optional=True)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     pairs: PairsConfig = field(default_factory=PairsConfig)
     feedback: Dict[str, Any] = component_field("feedback", "scripted")

@@ -18,21 +18,34 @@ from typing import Any, Iterable, Mapping, TypeVar
 
 T = TypeVar("T")
 COMPONENT = "orlvlmf_component"
+OPTIONAL = "orlvlmf_optional"
 
 
 class ConfigError(ValueError):
     """A config cannot be used; the message says what is wrong, where, and how to fix it."""
 
 
-def component_field(kind: str, default: str | None, **defaults: Any) -> Any:
-    """A dataclass field that selects a registered component of ``kind`` by ``name``."""
+def component_field(kind: str, default: str | None, *, optional: bool = False,
+                    **defaults: Any) -> Any:
+    """A dataclass field that selects a registered component of ``kind`` by ``name``.
+
+    ``optional``: the field may be omitted or ``null`` (no component); its type must then be
+    ``Optional[...]``.
+    """
     node = ({"name": default} if default is not None else {"name": "???"}) | defaults
-    return dataclasses.field(default_factory=lambda: dict(node), metadata={COMPONENT: kind})
+    return dataclasses.field(
+        default_factory=(lambda: None) if optional and default is None else (lambda: dict(node)),
+        metadata={COMPONENT: kind, OPTIONAL: optional})
 
 
 def component_kind(f: dataclasses.Field) -> str | None:
     """Plugin kind of a field declared with :func:`component_field`, else ``None``."""
     return f.metadata.get(COMPONENT)
+
+
+def component_optional(f: dataclasses.Field) -> bool:
+    """Whether a :func:`component_field` may be ``null`` (no component)."""
+    return bool(f.metadata.get(OPTIONAL))
 
 
 def unknown_key(keys: Iterable[Any], cls: type, prefix: str = "") -> str | None:

@@ -1,7 +1,9 @@
 """Stage ``evaluate``: roll the trained policy out in the env plugin (mean action).
 
 Writes ``eval.json`` (success rate, GT return mean/std, per-episode rows) and ``videos/`` (GIFs
-of the first ``evaluation.save_videos`` episodes; empty when 0).
+of the first ``evaluation.save_videos`` episodes; empty when 0).  A run without an env (imported
+data) skips this stage in ``fit`` and refuses ``orlvlmf evaluate``; an env whose action / state
+sizes are not the policy's is refused before any rollout.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from orlvlmf.pipeline.stage import Stage, StageContext, torch_threads
+from orlvlmf.pipeline.stage import Stage, StageContext
 from orlvlmf.registry import register
 
 
@@ -20,20 +22,32 @@ class EvaluateStage(Stage):
     outputs = ("eval.json", "videos")
     per_seed = True
     description = "roll the policy out in the env"
+    simulator_optional = True
+
+    def missing_simulator(self, cfg) -> str | None:
+        if cfg.env is None:
+            return ("evaluate rolls the policy out in a simulator and this run has no env (imported "
+                    "data): set env to the simulator the data came from to evaluate; the report judges "
+                    "the policy offline without one")
+        return None
 
     def run(self, ctx: StageContext) -> dict:
-        import torch
-
-        from orlvlmf.env import make_env
+        from orlvlmf.env import check_env_shapes, make_env
         from orlvlmf.env.rollout import evaluate_policy
-        from orlvlmf.policy.base import load_learner
+        from orlvlmf.policy.checkpoint import load_learner
 
         cfg = ctx.cfg
-        torch.set_num_threads(torch_threads(cfg.trainer.num_threads))
+        ctx.set_torch_threads()
         learner = load_learner(ctx.input("train/policy.ckpt"))
         ev = cfg.evaluation
         keys = (learner.observation_key,)
         env = make_env(cfg.env, observations=keys, image_size=int(ev.video_size))
+        try:
+            check_env_shapes(env, learner.action_dim, (learner.obs_spec.get("state") or (None,))[0],
+                             f"the policy {ctx.input('train/policy.ckpt')}")
+        except Exception:
+            env.close()
+            raise
         video_dir = ctx.output("videos")
         video_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()

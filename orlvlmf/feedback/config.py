@@ -64,24 +64,20 @@ class ScriptedConfig:
 
 
 @dataclass
-class LiteLLMConfig:
-    """A VLM reached through litellm (any model string litellm accepts).
+class ChatConfig:
+    """How labeling asks a chat backend (every VLM backend's config extends this).
 
-    ``api_base`` points at an OpenAI-compatible server (``model: openai/<name>``, vLLM, Ollama).
-    ``api_key_env`` names the environment variable holding the key (None: litellm's own
-    provider variables, e.g. GEMINI_API_KEY).  Budget caps (``max_queries``, ``max_cost_usd``)
-    apply to one labeling invocation; answers already in the store cost nothing.  Cost comes from
-    litellm's price table, or from ``input_usd_per_mtok`` / ``output_usd_per_mtok`` when set.
+    Prompts (:mod:`orlvlmf.feedback.prompts`): ``prompt_version``, ``two_stage`` (an analysis,
+    then a label line; else one call), frames sent at ``image_size`` px.  Scheduling:
+    ``concurrency`` calls in flight; each call has ``timeout_s`` and up to ``max_retries`` retries,
+    the first waiting ``backoff_s`` * U(0.5, 1.5), doubling up to ``max_backoff_s`` (or what the
+    server's Retry-After says).  Budget caps (``max_queries``, ``max_cost_usd``) apply to one
+    labeling invocation; answers already in the store cost nothing.
     """
 
-    model: str = "gpt-4o"
-    api_base: Optional[str] = None
-    api_key_env: Optional[str] = None
     prompt_version: str = "v1"
     two_stage: bool = True
     image_size: int = 224
-    temperature: float = 0.0
-    max_tokens: int = 600
     concurrency: int = 8
     timeout_s: float = 60.0
     max_retries: int = 5
@@ -89,5 +85,52 @@ class LiteLLMConfig:
     max_backoff_s: float = 60.0
     max_queries: Optional[int] = None
     max_cost_usd: Optional[float] = None
+
+
+@dataclass
+class LiteLLMConfig(ChatConfig):
+    """A VLM reached through litellm (any model string litellm accepts), asked as
+    :class:`ChatConfig` says.
+
+    ``api_base`` points at an OpenAI-compatible server (``model: openai/<name>``, vLLM, Ollama).
+    ``api_key_env`` names the environment variable holding the key (None: litellm's own
+    provider variables, e.g. GEMINI_API_KEY).  Cost comes from litellm's price table, or from
+    ``input_usd_per_mtok`` / ``output_usd_per_mtok`` when set.
+    """
+
+    model: str = "gpt-4o"
+    api_base: Optional[str] = None
+    api_key_env: Optional[str] = None
+    temperature: float = 0.0
+    max_tokens: int = 600
     input_usd_per_mtok: Optional[float] = None
     output_usd_per_mtok: Optional[float] = None
+
+
+@dataclass
+class SimulatedVLMConfig:
+    """A VLM simulated from ground-truth reward: the noise real VLMs show, seeded (no network).
+
+    With d = |r_1 - r_2| / (max r - min r) the reward gap of the two shown frames (Image 1, Image 2)
+    and closeness c(d) = exp(-d / proximity_scale) (1 for equal rewards, -> 0 for far ones), one
+    query is answered by (see :mod:`orlvlmf.feedback.backends.simulated_vlm` for the exact rule):
+
+    * abstain: -1 with probability ``abstain_p`` * c(d);
+    * else unsure with probability ``unsure_p`` * c(d): "Image 1" (0) with probability
+      ``position_bias``, else "Image 2" (1) — 0.5 is a fair guess, 1.0 always names the first;
+    * else sure: the noiseless label (``tie_threshold`` as the scripted teacher), wrong with
+      probability 1 - (1 - ``flip_p`` * c(d)) (1 - ``error_p``): proximity flips and a fixed
+      error rate.
+
+    Every draw derives from (pair key, ``seed``): a query gets the same answer on every run, and
+    the two orders (A, B) and (B, A) are two queries with independent draws.
+    """
+
+    tie_threshold: float = 0.0
+    proximity_scale: float = 0.1
+    abstain_p: float = 0.0
+    unsure_p: float = 0.0
+    position_bias: float = 0.5
+    flip_p: float = 0.0
+    error_p: float = 0.0
+    seed: int = 0

@@ -36,6 +36,12 @@ def task_text(cfg, dataset) -> str:
     meta = dataset.metadata
     task = cfg.task or meta.get("task_text") or meta.get("task")
     if not task or not str(task).strip():
+        several = meta.get("tasks") or []
+        if len(several) > 1:
+            shown = "; ".join(f"'{t}'" for t in several[:5]) + (" ..." if len(several) > 5 else "")
+            raise StageError(f"the dataset {dataset.path} holds {len(several)} task sentences ({shown}): "
+                             f"set task: \"<goal sentence>\" in the run config to say which one the "
+                             f"labeler judges")
         raise StageError(f"no task text for the labeler: the dataset {dataset.path} has no "
                          f"'task_text' in its metadata; set task: \"<goal sentence>\" in the run config")
     return str(task).strip()
@@ -52,9 +58,10 @@ class LabelStage(Stage):
         from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.feedback.backends import make_backend
         from orlvlmf.feedback.backends.base import LabelingAborted, PairSource
-        from orlvlmf.feedback.labeling import label_pairs, write_npz
+        from orlvlmf.feedback.labeling import label_pairs
         from orlvlmf.feedback.sampling import PairSamplingError, sample_pairs
         from orlvlmf.feedback.store import LabelStore
+        from orlvlmf.pipeline.manifest import write_npz
 
         cfg = ctx.cfg
         pc = cfg.pairs

@@ -140,6 +140,19 @@ class Pipeline:
     def fingerprint(self, stage: Stage, name: str, seed: int | None, input_hashes: dict) -> str:
         return fingerprint(self.cfg, stage, name, seed, input_hashes)
 
+    def up_to_date(self, name: str, seed: int | None = None) -> bool:
+        """Whether stage ``name`` (for ``seed``) has run on this config and its outputs are intact."""
+        stage = load_stage(name)
+        seed = seed if stage.per_seed else None
+        try:
+            _, input_hashes = self._inputs(stage, name, seed)
+        except StageError:
+            return False
+        key = stage_key(name, seed)
+        rec = self.manifest.get(key)
+        return (rec is not None and rec.get("fingerprint") == self.fingerprint(stage, name, seed, input_hashes)
+                and self.manifest.outputs_intact(self.run_dir, key) is not None)
+
     # -- running --------------------------------------------------------------------------------
     def run_stage(self, name: str, force: bool = False) -> list[StageResult]:
         stage = load_stage(name)
@@ -202,9 +215,26 @@ class Pipeline:
         return StageResult(key, "ran", seconds, summary)
 
     def run(self, names: Iterable[str] | None = None, force: bool = False) -> list[StageResult]:
+        """Run ``names`` (default: ``cfg.stages``) in order.
+
+        Before any work: unknown stages fail; a stage that needs a simulator the config lacks
+        (no ``env``) is refused — or, when it is ``simulator_optional`` and was not asked for
+        explicitly (a single-stage command or a ``stages`` list of one's own), skipped with one line.
+        """
+        from orlvlmf.config.schema import DEFAULT_STAGES
+
+        explicit = names is not None or list(self.cfg.stages) != DEFAULT_STAGES
         names = list(names if names is not None else self.cfg.stages)
-        for n in names:  # fail before any work if a stage is unknown
-            load_stage(n)
+        runnable = []
+        for n in names:  # fail before any work if a stage is unknown or cannot run
+            why = load_stage(n).missing_simulator(self.cfg)
+            if why is None:
+                runnable.append(n)
+            elif load_stage(n).simulator_optional and not explicit:
+                self.echo(f"{n}: skipped ({why})")
+            else:
+                raise StageError(f"stage '{n}' cannot run: {why}")
+        names = runnable
         results: list[StageResult] = []
         for n in names:
             results += self.run_stage(n, force=force)

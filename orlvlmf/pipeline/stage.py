@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("orlvlmf")
 
@@ -73,6 +73,15 @@ class StageContext:
     def log(self, message: str) -> None:
         log.info("[%s] %s", self.stage, message)
 
+    def set_torch_threads(self) -> int:
+        """torch's CPU threads: :func:`torch_threads` of ``trainer.num_threads`` (1 without a
+        trainer section); stages that compute with torch call it before they start."""
+        import torch
+
+        n = torch_threads(OmegaConf.select(self.cfg, "trainer.num_threads", default=1))
+        torch.set_num_threads(n)
+        return n
+
 
 class Stage:
     """Base class of pipeline stages; register subclasses with ``@register("stages", NAME)``.
@@ -83,6 +92,8 @@ class Stage:
         outputs: artifact names it writes (files or directories under its staging dir)
         per_seed: run once per entry of ``seeds`` (artifacts under ``seed_<k>/``)
         version: bump when the stage's behaviour changes so old artifacts are redone
+        simulator_optional: ``fit`` skips the stage (one line) when the simulator it needs is
+            missing, instead of refusing the run (see :meth:`missing_simulator`)
     """
 
     sections: ClassVar[tuple[str, ...]] = ()
@@ -91,6 +102,11 @@ class Stage:
     per_seed: ClassVar[bool] = False
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
+    simulator_optional: ClassVar[bool] = False
+
+    def missing_simulator(self, cfg: DictConfig) -> str | None:
+        """Why this stage cannot run with ``cfg`` for lack of a simulator (None: it can)."""
+        return None
 
     def input_refs(self, cfg: DictConfig) -> tuple[str, ...]:
         """Upstream artifacts this run needs; override when they depend on the config."""

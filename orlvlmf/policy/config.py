@@ -8,7 +8,7 @@ the learner trains on is :mod:`orlvlmf.reward.column`'s.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from orlvlmf.config.structured import component_field
 
@@ -25,6 +25,9 @@ class TrainConfig:
     ``relabel.normalize`` maps the learned one (default ``minmax``: [min, max] of the dataset ->
     [0, 1], so IQL-GT and ours train on the same span; MetaWorld's 0–10 reward becomes the ×0.1 the
     IQL references use); the average is taken after it.  ``reward_scale`` multiplies the column.
+    ``holdout_episodes``: share of the episodes kept out of training for the offline diagnostics in
+    ``train_metrics.json`` (action error against the data, Q / V); ``null``: 0.1 when the run has
+    no env to evaluate in, else 0 (simulator runs train on every episode).
     """
 
     steps: int = 30000
@@ -36,6 +39,7 @@ class TrainConfig:
     true_reward_normalize: str = "minmax"  # none | minmax | zscore | iql (for ground_truth/average)
     reward_scale: float = 1.0
     seed: int = 0  # added to the run seed
+    holdout_episodes: Optional[float] = None
 
 
 @dataclass

@@ -69,3 +69,24 @@ def curves(path: Path, series: Mapping[str, tuple[Sequence[float], Sequence[floa
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def frame_grid(path: Path, rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]],
+               title: str) -> Path:
+    """Rows of captioned frames: ``rows`` = [(row label, [(caption, (H, W, 3) uint8), ...]), ...]."""
+    plt = _figure()
+    n_rows, n_cols = len(rows), max(len(r[1]) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 2.3 * n_rows), squeeze=False)
+    for r, (label, frames) in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c < len(frames):
+                caption, img = frames[c]
+                ax.imshow(img)
+                ax.set_title(f"{label}\n{caption}" if c == 0 else caption, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

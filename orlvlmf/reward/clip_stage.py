@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from orlvlmf.pipeline.stage import Stage, StageContext, StageError, torch_threads
+from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import register
 
 
@@ -24,14 +24,12 @@ class ClipRewardStage(Stage):
     description = "score every frame by CLIP similarity to the goal sentence (CLIP-reward baseline)"
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
-        import torch
-
-        from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.config.structured import build
+        from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.reward.clip_reward import ClipWeightsError, write_clip_rewards
         from orlvlmf.reward.config import ClipRewardConfig
 
-        torch.set_num_threads(torch_threads(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1)))
+        ctx.set_torch_threads()
         env_name = OmegaConf.select(ctx.cfg, "env.name", default=None)
         try:
             cfg = build(ClipRewardConfig, OmegaConf.select(ctx.cfg, "clip", default=None), "clip")

@@ -15,7 +15,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from orlvlmf.pipeline.manifest import atomic_write_text, canonical_hash, content_hash
-from orlvlmf.pipeline.stage import Stage, StageContext, StageError, torch_threads
+from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import register
 
 
@@ -79,6 +79,7 @@ class RewardStage(Stage):
 
         cfg, trainer = _section(ctx, "reward"), _section(ctx, "trainer")
         _check_reward_cfg(cfg)
+        ctx.set_torch_threads()
         seed = int(ctx.seed or 0) + int(cfg["seed"])
         try:
             full = OfflineDataset.open(ctx.input("collect/dataset.h5"))
@@ -113,15 +114,13 @@ class RelabelStage(Stage):
     description = "score every transition with the reward ensemble (new reward column)"
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
-        import torch
-
         from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.reward.model import load_reward_net
         from orlvlmf.reward.column import normalization, write_rewards
         from orlvlmf.reward.relabel import relabel_dataset
 
         rcfg = _section(ctx, "relabel")
-        torch.set_num_threads(torch_threads(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1)))
+        ctx.set_torch_threads()
         ckpt = ctx.input("reward/reward_model.ckpt")
         try:
             net, _ = load_reward_net(ckpt)

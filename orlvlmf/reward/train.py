@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from orlvlmf.encoders import build_encoder
-from orlvlmf.pipeline.stage import torch_threads
 from orlvlmf.reward.data import (Pairs, PreferenceTensors, build_preference_tensors, pair_loader,
                                  split_rows)
 from orlvlmf.reward.inference import score_frames
@@ -95,7 +94,6 @@ def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer
     ds.require([observation])
     obs_shape = tuple(ds.observation_shape(observation))
     check_encoder(cfg, obs_shape)
-    torch.set_num_threads(torch_threads(trainer.get("num_threads", 1)))
 
     data = build_preference_tensors(ds, pairs, observation, int(cfg["segment"]), cfg["ties"])
     train_rows, val_rows = split_rows(len(data), float(cfg["val_fraction"]), seed)

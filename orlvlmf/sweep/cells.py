@@ -14,12 +14,9 @@ A cell's identity is the fingerprints of the stage runs it needs
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
-
-from omegaconf import OmegaConf
 
 from orlvlmf.config import ConfigError, load_config, resolve_config_path
 from orlvlmf.sweep.config import task_specs
@@ -99,9 +96,6 @@ def compose(cell: Cell, cfg: SweepConfig):
         cell.stages = stages
         fixed[-1] = f"stages=[{', '.join(stages)}]"
         run_cfg = load_config(cell.config_path, overrides + fixed)
-    if method_spec(cell.method, cfg).policy_env:
-        env = json.dumps(OmegaConf.to_container(run_cfg.env, resolve=True))
-        run_cfg = load_config(cell.config_path, overrides + fixed + [f"policy.env={env}"])
     return run_cfg
 
 

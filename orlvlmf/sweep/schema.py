@@ -37,16 +37,14 @@ class TaskSpec:
 class MethodSpec:
     """One column: the stages a cell runs and the overrides it puts on the task config.
 
-    ``policy_env``: copy the run's ``env`` node into ``policy.env`` (learners that interact with
-    the env, e.g. GAIL).  ``label``: the column header.  ``paper``: the method's key in the paper
-    tables (None: no published number).
+    ``label``: the column header.  ``paper``: the method's key in the paper tables (None: no
+    published number).
     """
 
     stages: List[str] = field(default_factory=lambda: ["collect", "train", "evaluate"])
     overrides: List[str] = field(default_factory=list)
     label: Optional[str] = None
     paper: Optional[str] = None
-    policy_env: bool = False
 
 
 @dataclass

@@ -10,7 +10,7 @@ import numpy as np
 def replay_returns(ckpt: Path, env_name: str, seeds: list[int]) -> list[tuple[float, bool, int]]:
     """(GT return, success at any step, steps) of the saved policy's mean action, one per seed."""
     from orlvlmf.env import make_env
-    from orlvlmf.policy.base import load_learner
+    from orlvlmf.policy.checkpoint import load_learner
 
     learner = load_learner(ckpt)
     key = learner.observation_key

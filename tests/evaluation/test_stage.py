@@ -7,7 +7,7 @@ import torch
 from orlvlmf.config.loader import load_config
 from orlvlmf.evaluation.stage import EvaluateStage
 from orlvlmf.pipeline.stage import StageContext
-from orlvlmf.policy.base import LearnerError
+from orlvlmf.policy.errors import LearnerError
 from tests.evaluation.helpers import replay_returns
 from tests.policy.helpers import make_learner, random_buffer
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from orlvlmf.policy.base import LearnerError, load_learner
 from orlvlmf.policy.buffer import TransitionBuffer
+from orlvlmf.policy.checkpoint import load_learner
+from orlvlmf.policy.errors import LearnerError
 from orlvlmf.registry import REGISTRY
 from tests.policy.helpers import TINY, make_learner, random_buffer
 
@@ -14,11 +15,10 @@ torch.set_num_threads(1)
 
 
 def _one_update(learner, buf, metrics=True, total=10):
-    """Set the learner up as run_bare does and make one update on a known batch."""
+    """Set the learner up for updates without a Trainer and make one update on a known batch."""
     learner.prepare(buf)
     learner.buffer = buf
-    learner._bare_opts = learner.configure_optimizers()
-    learner.on_bare_start()
+    learner.without_trainer()
     learner.total_steps, learner.step = total, 1
     batch = buf.gather(torch.arange(64))
     return batch, learner.update(batch, metrics)
@@ -104,8 +104,7 @@ def test_terminals_cut_bootstrapping_timeouts_do_not(tmp_path):
             learner.value.net.head[-1].bias.fill_(10.0)
         learner.prepare(buf)
         learner.buffer = buf
-        learner._bare_opts = learner.configure_optimizers()
-        learner.on_bare_start()
+        learner.without_trainer()
         learner.total_steps, learner.step = 10, 1
         batch = buf.gather(torch.tensor([i]))
         metrics = learner.update(batch, True)

@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from orlvlmf.policy.base import cosine_lr
-from orlvlmf.policy.iql import awr_weights, expectile_loss, q_loss
+from orlvlmf.policy.iql import awr_weights, cosine_lr, expectile_loss, q_loss
 
 
 def test_expectile_loss_hand_values():

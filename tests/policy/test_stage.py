@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from orlvlmf.config.loader import load_config
-from orlvlmf.data.dataset import OfflineDataset, write_dataset
+from orlvlmf.data.dataset import DatasetWriter, OfflineDataset
 from orlvlmf.pipeline.stage import StageContext
 from orlvlmf.policy.stage import TrainStage
 from tests.evaluation.helpers import replay_returns
@@ -37,7 +37,10 @@ def _cartpole_dataset(path: Path, episodes: int = 6) -> Path:
                     "terminals": np.zeros(t, bool), "timeouts": np.eye(t, dtype=bool)[-1],
                     "reward": np.array(rews, np.float32), "success": np.array(succ)})
     env.close()
-    return write_dataset(path, eps, metadata={"env": "cartpole"})
+    with DatasetWriter(path, {"env": "cartpole"}) as w:
+        for ep in eps:
+            w.add_episode(**ep)
+    return path
 
 
 @pytest.fixture(scope="module")

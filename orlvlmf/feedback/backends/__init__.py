@@ -1,11 +1,12 @@
 """Built-in feedback backends (importing this registers them; it stays light: litellm is
-imported only when the litellm backend labels).
+imported only when the litellm backend is opened).
 
-* ``scripted`` — GT-reward teacher with noise models (:mod:`.scripted`);
-* ``litellm``  — any VLM litellm reaches (:mod:`.vlm`).
+* ``scripted`` — a teacher: GT-reward labels with noise models (:mod:`.scripted`);
+* ``litellm``  — a chat backend: any VLM litellm reaches (:mod:`.vlm`).
 
 Third-party backends register in entry-point group ``orlvlmf.feedback``: a class built as
-``cls(**options)`` with the interface described in :mod:`.base`.
+``cls(**options)`` with the interface described in :mod:`.base` (a teacher or a chat backend;
+labeling, :mod:`orlvlmf.feedback.labeling`, does the rest).
 """
 
 from __future__ import annotations

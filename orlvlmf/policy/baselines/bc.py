@@ -19,10 +19,10 @@ from torch import nn
 
 from orlvlmf.encoders.mlp import mlp
 from orlvlmf.policy import gaussian
-from orlvlmf.policy.base import LearnerError
 from orlvlmf.policy.baselines.common import StateLearner
 from orlvlmf.policy.baselines.config import BC_LOSSES, BCConfig
 from orlvlmf.policy.buffer import Batch
+from orlvlmf.policy.errors import LearnerError
 
 class BC(StateLearner):
     """Learner ``bc`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`BCConfig`."""
@@ -52,7 +52,7 @@ class BC(StateLearner):
         return -gaussian.log_prob(mean, log_std, batch.actions).mean(), mse
 
     def update(self, batch: Batch, want_metrics: bool) -> dict[str, float] | None:
-        (opt,) = self._optimizers()
+        (opt,) = self.current_optimizers()
         loss, mse = self.loss(batch)
         opt.zero_grad(set_to_none=True)
         self._backward(loss)
@@ -63,7 +63,7 @@ class BC(StateLearner):
                 "bc/log_std": self.log_std.mean().item()}
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         mean, _ = self(x)
         out = mean.clamp(-1.0, 1.0).cpu().numpy()

@@ -7,7 +7,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from orlvlmf.policy.base import Learner, LearnerError
+from orlvlmf.policy.base import Learner
+from orlvlmf.policy.errors import LearnerError
 
 
 class StateLearner(Learner):

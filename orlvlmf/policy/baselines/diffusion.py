@@ -25,10 +25,10 @@ import torch
 from torch import nn
 
 from orlvlmf.encoders.mlp import mlp
-from orlvlmf.policy.base import LearnerError
 from orlvlmf.policy.baselines.common import StateLearner
 from orlvlmf.policy.baselines.config import DiffusionConfig
 from orlvlmf.policy.buffer import Batch
+from orlvlmf.policy.errors import LearnerError
 
 
 def timestep_features(k: torch.Tensor, dim: int) -> torch.Tensor:
@@ -100,7 +100,7 @@ class DiffusionPolicy(StateLearner):
         return (self.noise_net(noisy, k, batch.obs) - eps).square().mean()
 
     def update(self, batch: Batch, want_metrics: bool) -> dict[str, float] | None:
-        (opt,) = self._optimizers()
+        (opt,) = self.current_optimizers()
         loss = self.loss(batch)
         opt.zero_grad(set_to_none=True)
         self._backward(loss)
@@ -130,7 +130,7 @@ class DiffusionPolicy(StateLearner):
         return a.clamp(-1.0, 1.0)
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         if self._noise is None or self._noise.device != x.device:
             self.reset_noise()

@@ -21,7 +21,8 @@ One learner step (``update``), with the dataset batch handed in by :class:`Learn
 
    with Â the per-rollout standardised advantage and R = A + V_old.
 
-The env is built from ``policy.env`` (a run's ``env`` node) on the first update.  ``act`` returns
+The env comes from the ``env_factory`` given to ``fit`` (the train stage builds the run's env) on
+the first update; episode k is reset with seed ``env_seed + k``.  ``act`` returns
 clip(mu(s), −1, 1).  The discriminator reads (s, a) with s normalised by the dataset statistics.
 """
 
@@ -36,10 +37,10 @@ from torch import nn
 
 from orlvlmf.encoders.mlp import mlp
 from orlvlmf.policy import gaussian
-from orlvlmf.policy.base import LearnerError
 from orlvlmf.policy.baselines.common import StateLearner
 from orlvlmf.policy.baselines.config import GAILConfig
 from orlvlmf.policy.buffer import Batch
+from orlvlmf.policy.errors import LearnerError
 
 def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, terminal: np.ndarray,
         ends: np.ndarray, gamma: float, lam: float) -> np.ndarray:
@@ -81,20 +82,13 @@ class GAIL(StateLearner):
                 torch.optim.Adam(self.disc.parameters(), lr=c.disc_lr)]
 
     def _make_env(self):
-        env_node = dict(self.cfg.env or {})
-        if not env_node.get("name"):
-            raise LearnerError("learner 'gail' interacts with the env but policy.env is empty: set "
-                               "policy.env to the run's env node (in YAML: `env: ${env}` under "
-                               "policy), e.g. policy.env.name=cartpole")
-        from orlvlmf.env import make_env
-
-        env = make_env(env_node, observations=(self.observation_key,))
+        env = self.env_factory()
         if env.action_dim != self.action_dim or int(env.state_dim) != self.obs_dim and \
                 self.observation_key == "state":
             env.close()
-            raise LearnerError(f"policy.env '{env_node['name']}' has action_dim {env.action_dim} and "
-                               f"state_dim {env.state_dim}, but the dataset has {self.action_dim} and "
-                               f"{self.obs_dim}: point policy.env at the env that made the dataset")
+            raise LearnerError(f"the env '{env.env_id}' has action_dim {env.action_dim} and state_dim "
+                               f"{env.state_dim}, but the dataset has {self.action_dim} and "
+                               f"{self.obs_dim}: train on a dataset of the run's env")
         return env
 
     def _reset(self) -> np.ndarray:
@@ -160,7 +154,7 @@ class GAIL(StateLearner):
 
     def update_discriminator(self, roll: dict[str, torch.Tensor], first: Batch) -> dict[str, float]:
         c: GAILConfig = self.cfg
-        (_, d_opt) = self._optimizers()
+        (_, d_opt) = self.current_optimizers()
         n = roll["x"].shape[0]
         pol_a = roll["a"].clamp(-1.0, 1.0)
         losses, acc_e, acc_p = [], [], []
@@ -188,7 +182,7 @@ class GAIL(StateLearner):
 
     def update_policy(self, roll: dict[str, torch.Tensor]) -> dict[str, float]:
         c: GAILConfig = self.cfg
-        (pi_opt, _) = self._optimizers()
+        (pi_opt, _) = self.current_optimizers()
         with torch.no_grad():
             reward = F.softplus(self.disc_logit(roll["x"], roll["a"].clamp(-1.0, 1.0)))
             values = self.critic(roll["x"]).squeeze(-1)
@@ -238,7 +232,7 @@ class GAIL(StateLearner):
         return metrics
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         out = self.actor(x).clamp(-1.0, 1.0).cpu().numpy()
         return out[0] if single else out

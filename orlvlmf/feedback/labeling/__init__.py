@@ -1,4 +1,16 @@
-"""Ask a backend about sampled pairs, reusing every answer the store already holds.
+"""Labeling: ask a backend about sampled pairs — everything around the backend's answers.
+
+A backend only turns a query into an answer and a cost (:mod:`orlvlmf.feedback.backends.base`);
+labeling decides what to ask and keeps what comes back:
+
+    (here)     :func:`label_pairs`: which queries are due (the store's answers are reused, an
+               interrupted query resumes), the session row, the run's result
+    teacher    a teacher backend: all due queries answered at once, stored in batches
+    chat       a chat backend: the two-stage dialogue of each query, concurrent workers, frames
+               encoded ahead, progress and session rows, store writes as answers arrive
+    retry      one call with timeout, retries, backoff and Retry-After
+    budget     the caps (``max_queries``, ``max_cost_usd``)
+    records    the store row of a query, the run's counts (:class:`LabelingStats`)
 
 query key = sha256({"pair": pair key, "backend": backend.identity(), "task": task text}): the
 same two images in the same order, asked of the same backend/model/prompt version about the same
@@ -7,14 +19,14 @@ goal, are asked once, whichever run (sharing the store) asks.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from orlvlmf.feedback.backends.base import BackendStats, LabelingAborted, PairSource, Query
+from orlvlmf.feedback.backends.base import LabelingAborted, PairSource, Query, is_chat_backend
+from orlvlmf.feedback.labeling.chat import label_with_chat
+from orlvlmf.feedback.labeling.records import LabelingStats
+from orlvlmf.feedback.labeling.teacher import label_with_teacher
 from orlvlmf.feedback.sampling import PairSample
 from orlvlmf.feedback.store import LabelStore
 from orlvlmf.pipeline.manifest import canonical_hash
@@ -35,7 +47,7 @@ class LabelingResult:
     label: np.ndarray  # (Q,) 0 / 1 / -1 where answered
     answered: np.ndarray  # (Q,) bool
     cached: int  # answers found in the store before this run
-    stats: BackendStats
+    stats: LabelingStats
     session_id: int
 
 
@@ -56,12 +68,16 @@ def label_pairs(pairs: PairSample, source: PairSource, backend, store: LabelStor
         prior = {f: row[f] for f in _PRIOR} if stage1 is not None else {}
         pending.append(Query(k, pk, int(a), int(b), stage1, prior))
     cached = sum(1 for k in set(keys) if rows.get(k, {}).get("status") == "answered")
-    session = store.start_session(identity.get("backend", "?"), str(getattr(backend, "model", "")),
+    name = identity.get("backend", "?")
+    session = store.start_session(name, str(getattr(backend, "model", "")),
                                   requested=len(set(keys)), cached=cached)
     log(f"{len(set(keys))} queries: {cached} answered in the store, {len(pending)} to ask "
         f"{identity.get('backend')} ({getattr(backend, 'model', '')})")
     try:
-        stats = backend.label(pending, source, store, session, log)
+        if is_chat_backend(backend):
+            stats = label_with_chat(backend, pending, source, store, session, name, log)
+        else:
+            stats = label_with_teacher(backend, pending, source, store, session, name)
     except LabelingAborted as err:
         store.update_session(session, finished=True, stop_reason=f"aborted: {err}")
         raise
@@ -79,15 +95,3 @@ def label_pairs(pairs: PairSample, source: PairSource, backend, store: LabelStor
     answered = np.asarray([rows.get(k, {}).get("status") == "answered" for k in keys], bool)
     label = np.asarray([rows[k]["label"] if ok else -1 for k, ok in zip(keys, answered)], np.int64)
     return LabelingResult(pairs.idx0, pairs.idx1, keys, label, answered, cached, stats, session)
-
-
-def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
-    """``np.savez`` with fixed zip timestamps: the same arrays give the same bytes."""
-    path = Path(path)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zf.writestr(info, buf.getvalue())
-    return path
