@@ -279,7 +279,8 @@ def _finish(cfg: SweepConfig, item: tuple[Cell, Any], res: dict, cell_results: l
             seconds = sum(r.get("seconds", 0.0) for r in cell_results)
             payload = record_done(cfg, cell, run_cfg, seconds)
             summary.ran.append(cell.id)
-            progress(cell, f"done ({payload['metrics']})")
+            value = payload["metrics"].get(cell.task.metric)
+            progress(cell, "done" + (f" ({cell.task.metric} {value:.4g})" if value is not None else ""))
             return
         except Exception as err:  # noqa: BLE001
             res = {"error": f"{type(err).__name__}: {err}", "failed_at": "results",
