@@ -200,7 +200,7 @@ def run_on_ray(cfg: SweepConfig, todo: list[tuple[Cell, Any]], summary: SweepSum
 
     def submit() -> None:
         for nid in order:
-            if nid in refs or (max_parallel and len(pending) >= max_parallel):
+            if nid in refs or nid in results or (max_parallel and len(pending) >= max_parallel):
                 continue
             node = nodes[nid]
             if not all(d in (refs if max_parallel is None else results) for d in node.deps):
