@@ -167,11 +167,9 @@ def run_on_ray(cfg: SweepConfig, todo: list[tuple[Cell, Any]], summary: SweepSum
         raise SweepConfigError("--executor ray needs Ray: pip install 'orlvlmf[ray]' (or ray[default]) "
                                "on this machine and on every node of the cluster") from None
     check_resources(cfg)
-    nodes, final, of_cell = stage_graph(todo)
-    if not nodes:
+    graph = stage_graph(todo)
+    if not graph[0]:
         return
-    logs = sweep_dir(cfg) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
     owned = not ray.is_initialized()
     if owned:
         try:
@@ -183,77 +181,99 @@ def run_on_ray(cfg: SweepConfig, todo: list[tuple[Cell, Any]], summary: SweepSum
                                    f"machine") from None
     try:
         check_resources(cfg, ray.nodes())
-    except SweepConfigError:
-        if owned:
-            ray.shutdown()
-        raise
-    remote = ray.remote(run_node)
-    cfg_refs = {i: ray.put(run_cfg) for i, (_, run_cfg) in enumerate(todo)}
-    total = {cell.id for cell, _ in todo}
-    echo(f"ray: {len(nodes)} stage tasks for {len(todo)} cells on {ray.cluster_resources().get('CPU', 0):g} "
-         f"CPUs" + (f", at most {max_parallel} at once" if max_parallel else ""))
-    refs: dict[str, Any] = {}
-    pending: dict[Any, str] = {}
-    results: dict[str, dict] = {}
-    order = list(nodes)
-    t_start = time.perf_counter()
-
-    def submit() -> None:
-        for nid in order:
-            if nid in refs or nid in results or (max_parallel and len(pending) >= max_parallel):
-                continue
-            node = nodes[nid]
-            if not all(d in (refs if max_parallel is None else results) for d in node.deps):
-                continue
-            cell, run_cfg = todo[node.cell]
-            opts = task_options(cfg, node.stage)
-            payload = {"key": node.key, "stages": node.stages, "cache": str(cache_dir(cfg)),
-                       "num_cpus": opts.get("num_cpus", 1), "log": str(logs / f"{cell.id}.log"),
-                       "modules": sorted({type(load_stage(s)).__module__ for s in node.stages})}
-            ref = remote.options(name=f"{cell.id}:{node.key}", **opts).remote(
-                payload, cfg_refs[node.cell], *[refs[d] for d in node.deps])
-            refs[nid] = ref
-            pending[ref] = nid
-
-    def progress(cell: Cell, what: str) -> None:
-        done, failed = len(summary.ran), len(summary.failed)
-        started = {nodes[n].cell for n in pending.values()
-                   if all(results.get(d, {}).get("key") for d in nodes[n].deps)}
-        running = len({todo[i][0].id for i in started} - set(summary.ran) - set(summary.failed))
-        echo(f"[{done}/{len(total)} done, {running} running, {failed} failed, "
-             f"{time.perf_counter() - t_start:.0f} s] {cell.id}: {what}")
-
-    recorded: set[int] = set()
-
-    def record_finished_cells() -> None:
-        for i, last in final.items():
-            if i not in recorded and last in results:
-                recorded.add(i)
-                _finish(cfg, todo[i], results[last], [results.get(n, {}) for n in of_cell[i]], summary,
-                        progress)
-                if fail_fast and todo[i][0].id in summary.failed:
-                    raise RuntimeError(f"{todo[i][0].id}: {summary.failed[todo[i][0].id]}")
-
-    try:
-        submit()
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                nid = pending.pop(ref)
-                try:
-                    results[nid] = ray.get(ref)
-                except Exception as err:  # noqa: BLE001 - a worker died past its retries, ...
-                    results[nid] = {"error": _ray_error(err), "failed_at": nodes[nid].key, "ran": True}
-            _skip_failed_dependants(nodes, results, refs)  # --max-parallel: never submitted
-            record_finished_cells()
-            submit()
-    except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
+        echo(f"ray: {len(graph[0])} stage tasks for {len(todo)} cells on "
+             f"{ray.cluster_resources().get('CPU', 0):g} CPUs"
+             + (f", at most {max_parallel} at once" if max_parallel else ""))
+        _Driver(ray, cfg, todo, graph, summary, echo, max_parallel, fail_fast).run()
     finally:
         if owned:
             ray.shutdown()
+
+
+class _Driver:
+    """The driver's side of one graph: submit the tasks that may start, collect what finished,
+    record finished cells (results, progress)."""
+
+    def __init__(self, ray: Any, cfg: SweepConfig, todo: list[tuple[Cell, Any]], graph: tuple,
+                 summary: SweepSummary, echo: Callable[[str], None], max_parallel: int | None,
+                 fail_fast: bool):
+        self.ray, self.cfg, self.todo, self.summary, self.echo = ray, cfg, todo, summary, echo
+        self.nodes, self.final, self.of_cell = graph
+        self.max_parallel, self.fail_fast = max_parallel, fail_fast
+        self.remote = ray.remote(run_node)
+        self.cfg_refs = {i: ray.put(run_cfg) for i, (_, run_cfg) in enumerate(todo)}
+        self.logs = sweep_dir(cfg) / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.refs: dict[str, Any] = {}  # node id -> ObjectRef of its task
+        self.pending: dict[Any, str] = {}  # ObjectRef -> node id, tasks not collected yet
+        self.results: dict[str, dict] = {}  # node id -> what its task returned
+        self.recorded: set[int] = set()  # cells whose result is written
+        self.t0 = time.perf_counter()
+
+    def run(self) -> None:
+        try:
+            self.submit()
+            while self.pending:
+                ready, _ = self.ray.wait(list(self.pending), num_returns=1)
+                for ref in ready:
+                    self.collect(ref)
+                _skip_failed_dependants(self.nodes, self.results, self.refs)
+                self.record_finished_cells()
+                self.submit()
+        except BaseException:
+            for ref in self.pending:
+                self.ray.cancel(ref, force=True)
+            raise
+
+    def may_start(self, nid: str) -> bool:
+        """Eager: once its inputs' tasks are submitted (Ray waits for them); with --max-parallel:
+        once its inputs exist, at most N tasks in flight."""
+        if nid in self.refs or nid in self.results:
+            return False
+        if self.max_parallel is None:
+            return all(d in self.refs for d in self.nodes[nid].deps)
+        return len(self.pending) < self.max_parallel and all(d in self.results for d in self.nodes[nid].deps)
+
+    def submit(self) -> None:
+        for nid, node in self.nodes.items():  # a topological order
+            if not self.may_start(nid):
+                continue
+            cell = self.todo[node.cell][0]
+            opts = task_options(self.cfg, node.stage)
+            payload = {"key": node.key, "stages": node.stages, "cache": str(cache_dir(self.cfg)),
+                       "num_cpus": opts["num_cpus"], "log": str(self.logs / f"{cell.id}.log"),
+                       "modules": sorted({type(load_stage(s)).__module__ for s in node.stages})}
+            ref = self.remote.options(name=f"{cell.id}:{node.key}", **opts).remote(
+                payload, self.cfg_refs[node.cell], *[self.refs[d] for d in node.deps])
+            self.refs[nid] = ref
+            self.pending[ref] = nid
+
+    def collect(self, ref: Any) -> None:
+        nid = self.pending.pop(ref)
+        try:
+            self.results[nid] = self.ray.get(ref)
+        except Exception as err:  # noqa: BLE001 - a worker died past its retries, ...
+            self.results[nid] = {"error": _ray_error(err), "failed_at": self.nodes[nid].key, "ran": True}
+
+    def record_finished_cells(self) -> None:
+        for i, last in self.final.items():
+            if i in self.recorded or last not in self.results:
+                continue
+            self.recorded.add(i)
+            cell = self.todo[i][0]
+            _finish(self.cfg, self.todo[i], self.results[last],
+                    [self.results.get(n, {}) for n in self.of_cell[i]], self.summary, self.progress)
+            if self.fail_fast and cell.id in self.summary.failed:
+                raise RuntimeError(f"{cell.id}: {self.summary.failed[cell.id]}")
+
+    def progress(self, cell: Cell, what: str) -> None:
+        """One line: cells done / running (a task of theirs may be running) / failed."""
+        ended = set(self.summary.ran) | set(self.summary.failed)
+        running = {self.todo[self.nodes[n].cell][0].id for n in self.pending.values()
+                   if all(self.results.get(d, {}).get("key") for d in self.nodes[n].deps)}
+        self.echo(f"[{len(self.summary.ran)}/{len(self.todo)} done, {len(running - ended)} running, "
+                  f"{len(self.summary.failed)} failed, {time.perf_counter() - self.t0:.0f} s] "
+                  f"{cell.id}: {what}")
 
 
 def _skip_failed_dependants(nodes: dict[str, Node], results: dict[str, dict], refs: dict) -> None:
