@@ -176,9 +176,11 @@ def run_on_ray(cfg: SweepConfig, todo: list[tuple[Cell, Any]], summary: SweepSum
             ray.init(address=address, log_to_driver=False, include_dashboard=False,
                      configure_logging=False)
         except ConnectionError as err:
-            raise SweepConfigError(f"cannot reach a Ray cluster at {address}: {err}. Start one with "
-                                   f"`ray start --head`, or leave --address out to run on this "
-                                   f"machine") from None
+            cause = f" ({err.__cause__})" if err.__cause__ else ""
+            raise SweepConfigError(f"cannot reach a Ray cluster at {address}: {err}{cause}. Start one "
+                                   f"with `ray start --head`, or leave --address out to run on this "
+                                   f"machine; a cluster with token authentication needs "
+                                   f"RAY_AUTH_MODE=token and its RAY_AUTH_TOKEN here too") from None
     try:
         check_resources(cfg, ray.nodes())
         echo(f"ray: {len(graph[0])} stage tasks for {len(todo)} cells on "
