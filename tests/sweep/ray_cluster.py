@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -86,6 +87,7 @@ class LocalRayCluster:
                 except ProcessLookupError:
                     pass
         self.nodes.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _session_members(sid: int) -> list[int]:
