@@ -131,7 +131,7 @@ class Pipeline:
                 "stage": name,
                 "version": stage.version,
                 "seed": seed,
-                "sections": {s: _section(self.cfg, s) for s in stage.sections},
+                "sections": {s: _section(self.cfg, s) for s in stage.config_sections(self.cfg)},
                 "inputs": input_hashes,
             }
         )
