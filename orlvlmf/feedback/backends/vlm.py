@@ -131,6 +131,14 @@ class LiteLLMBackend:
                 "prompt_version": c.prompt_version, "two_stage": c.two_stage,
                 "image_size": c.image_size, "temperature": c.temperature}
 
+    def prices(self, batch: bool = False):
+        """USD per token: the configured prices, else litellm's table (its batch prices for
+        ``batch``), else unknown (:func:`orlvlmf.feedback.cost.lookup_prices`)."""
+        from orlvlmf.feedback.cost import lookup_prices
+
+        c = self.cfg
+        return lookup_prices(c.model, batch, c.input_usd_per_mtok, c.output_usd_per_mtok)
+
     # -- before any call ----------------------------------------------------------------------
     def open(self, source: PairSource) -> None:
         """Read the key, import litellm, check that a cost cap can be enforced."""
