@@ -8,6 +8,8 @@ labeling decides what to ask and keeps what comes back:
     teacher    a teacher backend: all due queries answered at once, stored in batches
     chat       a chat backend: the two-stage dialogue of each query, concurrent workers, frames
                encoded ahead, progress and session rows, store writes as answers arrive
+    batch      a chat backend through its provider's batch API (``feedback.batch``): one batch
+               per dialogue step, recorded in the store, polled, resumed after a restart
     retry      one call with timeout, retries, backoff and Retry-After
     budget     the caps (``max_queries``, ``max_cost_usd``)
     records    the store row of a query, the run's counts (:class:`LabelingStats`)
@@ -27,7 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orlvlmf.feedback.backends.base import LabelingAborted, PairSource, Query, is_chat_backend
+from orlvlmf.feedback.backends.base import (LabelingAborted, PairSource, Query, is_chat_backend,
+                                            supports_batch)
+from orlvlmf.feedback.labeling.batch import label_with_batch
 from orlvlmf.feedback.labeling.chat import label_with_chat
 from orlvlmf.feedback.labeling.records import LabelingStats
 from orlvlmf.feedback.labeling.teacher import label_with_teacher
@@ -104,7 +108,11 @@ def label_pairs(pairs: PairSample, source: PairSource, backend, store: LabelStor
     log(f"{len(set(keys))} queries: {cached} answered in the store, {len(pending)} to ask "
         f"{identity.get('backend')} ({getattr(backend, 'model', '')})")
     try:
-        if is_chat_backend(backend):
+        if is_chat_backend(backend) and getattr(backend.cfg, "batch", False):
+            if not supports_batch(backend):
+                raise LabelingAborted(f"feedback.batch is set but the {name} backend has no batch API")
+            stats = label_with_batch(backend, pending, source, store, session, name, log)
+        elif is_chat_backend(backend):
             stats = label_with_chat(backend, pending, source, store, session, name, log)
         else:
             stats = label_with_teacher(backend, pending, source, store, session, name)
