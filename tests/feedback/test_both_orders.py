@@ -106,6 +106,15 @@ def test_label_stage_both_orders_counts_queries_and_reports_order_quality(tmp_pa
     assert s["gt_agreement"] > s["gt_agreement_one_order"]
     events = b"".join(p.read_bytes() for p in (ctx.run_dir / "tb" / "label").glob("events.out.tfevents*"))
     assert b"label/order_consistency" in events and b"label/first_image_rate" in events
+    # the store's summary (`orlvlmf labels`) and the report read the same figures back
+    from orlvlmf.feedback.summary import format_summary, summarize_store
+    from orlvlmf.report.stage import order_consistency_text
+
+    d = summarize_store(ctx.staging_dir / "labels.sqlite")
+    assert d["orders"]["pairs"] == 40 and d["orders"]["agree"] == s["order_agree"]
+    assert d["orders"]["consistency_rate"] == pytest.approx(s["order_consistency"], abs=1e-4)
+    assert "answers naming the first image" in format_summary(d)
+    assert f"{s['order_agree']} of 40 pairs asked both ways" in order_consistency_text(ctx.staging_dir / "labels.sqlite")
     odd, _ = stage_ctx(tmp_path / "odd", {"name": "scripted", "both_orders": True}, num=41)
     with pytest.raises(StageError, match="pairs.num_queries=41 is odd.*both_orders"):
         LabelStage().run(odd)
