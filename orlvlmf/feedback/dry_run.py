@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
-
 from orlvlmf.feedback.cost import LABEL_TOKENS, Prices, estimate_cost
 from orlvlmf.pipeline.stage import StageError
 
@@ -45,22 +43,16 @@ def observed_output(rows: list[dict], two_stage: bool) -> dict | None:
 
 def dry_run(cfg, run_dir: Path) -> str:
     """The dry run's report for the label stage of ``cfg`` (see the module docstring)."""
-    from orlvlmf.config import build
     from orlvlmf.data.dataset import OfflineDataset
-    from orlvlmf.feedback.backends import make_backend
     from orlvlmf.feedback.backends.base import PairSource, is_chat_backend
-    from orlvlmf.feedback.config import PairsConfig
     from orlvlmf.feedback.labeling import order_queries, query_key
     from orlvlmf.feedback.sampling import PairSamplingError, sample_pairs
-    from orlvlmf.feedback.stage import check_pairs_config, pair_counts, store_path, task_text
+    from orlvlmf.feedback.stage import label_settings, store_path, task_text
 
-    pc = build(PairsConfig, cfg.pairs, "pairs", error=StageError)
-    check_pairs_config(pc)
-    options = OmegaConf.to_container(cfg.feedback, resolve=True)
-    backend = make_backend(options)
-    both = bool(options.get("both_orders", False))
-    n_pairs, n_initial, _ = pair_counts(pc, both)
-    name = options.get("name")
+    settings = label_settings(cfg)
+    pc, backend, both = settings.pairs, settings.backend, settings.both_orders
+    n_pairs, n_initial = settings.num_pairs, settings.initial_pairs
+    name = settings.feedback.get("name")
     if not is_chat_backend(backend):
         return (f"dry run: the {name} teacher answers {n_pairs * (2 if both else 1)} queries "
                 f"({n_pairs} pairs) from the dataset at no cost; nothing is sent")

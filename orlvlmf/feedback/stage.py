@@ -27,10 +27,14 @@ labels against the noiseless scripted teacher and logs it to TensorBoard (``tb/l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
+
+from orlvlmf.feedback.config import PairsConfig
 
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import register
@@ -88,6 +92,32 @@ def check_pairs_config(pc) -> None:
                              f"the candidates), got {pc.round_ensemble}")
 
 
+@dataclass
+class LabelSettings:
+    """What the ``pairs`` and ``feedback`` sections ask of the label stage, checked."""
+
+    pairs: PairsConfig
+    feedback: dict  # the feedback node as a plain dict
+    backend: Any
+    both_orders: bool
+    num_pairs: int
+    initial_pairs: int  # disagreement: round 0
+    round_pairs: int  # disagreement: each later round
+
+
+def label_settings(cfg) -> LabelSettings:
+    """The label stage's settings from a run config; one clear error for a bad one, before any work."""
+    from orlvlmf.config import build
+    from orlvlmf.feedback.backends import make_backend
+
+    pc = build(PairsConfig, cfg.pairs, "pairs", error=StageError)
+    check_pairs_config(pc)
+    options = OmegaConf.to_container(cfg.feedback, resolve=True)
+    backend = make_backend(options)
+    both = bool(options.get("both_orders", False))
+    return LabelSettings(pc, options, backend, both, *pair_counts(pc, both))
+
+
 def label_summary(res, stats) -> dict:
     """The stage's one-line summary: counts, cost, and label quality without ground truth."""
     from orlvlmf.feedback.orders import order_stats
@@ -125,23 +155,15 @@ class LabelStage(Stage):
 
     def run(self, ctx: StageContext) -> dict:
         from orlvlmf.data.dataset import OfflineDataset
-        from orlvlmf.feedback.backends import make_backend
         from orlvlmf.feedback.backends.base import LabelingAborted, PairSource
         from orlvlmf.feedback.labeling import label_pairs
         from orlvlmf.feedback.sampling import PairSamplingError, sample_pairs
         from orlvlmf.feedback.store import LabelStore
         from orlvlmf.pipeline.manifest import write_npz
 
-        from orlvlmf.config import build
-        from orlvlmf.feedback.config import PairsConfig
-
         cfg = ctx.cfg
-        pc = build(PairsConfig, cfg.pairs, "pairs", error=StageError)
-        check_pairs_config(pc)
-        options = OmegaConf.to_container(cfg.feedback, resolve=True)
-        backend = make_backend(options)
-        both = bool(options.get("both_orders", False))
-        n_pairs, n_initial, n_batch = pair_counts(pc, both)
+        settings = label_settings(cfg)
+        pc, backend, both = settings.pairs, settings.backend, settings.both_orders
         ds = OfflineDataset.open(ctx.input("collect/dataset.h5"))
         try:
             task = task_text(cfg, ds)
@@ -152,13 +174,12 @@ class LabelStage(Stage):
             with LabelStore(path) as store:
                 try:
                     if pc.strategy == "uniform":
-                        pairs = sample_pairs(ds, n_pairs, pc.min_gap, pc.seed, pc.image_key,
+                        pairs = sample_pairs(ds, settings.num_pairs, pc.min_gap, pc.seed, pc.image_key,
                                              pc.skip_identical)
                         res = label_pairs(pairs, source, backend, store, log=ctx.log, both_orders=both)
                         rounds = np.zeros(len(res.idx0), np.int64)
                     else:
-                        res, rounds = self._label_in_rounds(ctx, pc, ds, source, backend, store, both,
-                                                            n_pairs, n_initial, n_batch)
+                        res, rounds = self._label_in_rounds(ctx, settings, ds, source, store)
                 except PairSamplingError as err:
                     raise StageError(str(err)) from None
                 except LabelingAborted as err:
@@ -210,7 +231,7 @@ class LabelStage(Stage):
         finally:
             ds.close()
 
-    def _label_in_rounds(self, ctx, pc, ds, source, backend, store, both, n_pairs, n_initial, n_batch):
+    def _label_in_rounds(self, ctx, settings: LabelSettings, ds, source, store):
         """``pairs.strategy: disagreement``: rounds scored by a brief reward fit (the reward
         stage's, found through the registry: feedback sits below reward)."""
         import shutil
@@ -219,14 +240,15 @@ class LabelStage(Stage):
         from orlvlmf.pipeline.manifest import canonical_hash
         from orlvlmf.registry import REGISTRY
 
-        cfg = ctx.cfg
+        cfg, pc, backend, both = ctx.cfg, settings.pairs, settings.backend, settings.both_orders
         reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
         trainer = OmegaConf.to_container(cfg.trainer, resolve=True) if "trainer" in cfg else {}
         scorer = getattr(REGISTRY.get("stages", "reward"), "score_pool", None)
         if scorer is None:
             raise StageError("pairs.strategy=disagreement needs a reward stage that scores candidate "
                              "pairs (score_pool); the registered 'reward' stage has none")
-        plan = RoundPlan(num_pairs=n_pairs, initial=n_initial, batch=n_batch, pool=int(pc.pool_size),
+        plan = RoundPlan(num_pairs=settings.num_pairs, initial=settings.initial_pairs,
+                         batch=settings.round_pairs, pool=int(pc.pool_size),
                          seed=int(pc.seed), min_gap=int(pc.min_gap), image_key=pc.image_key,
                          skip_identical=bool(pc.skip_identical),
                          extra={"both_orders": both, "backend": canonical_hash(backend.identity()),

@@ -2,11 +2,8 @@
 of each pair in pairs.npz, and a run killed mid-round resumed without paying an answer twice."""
 
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +11,7 @@ import numpy as np
 import pytest
 
 from active_worker import stage_config, stage_context
-from feedback_helpers import make_bar_dataset
+from feedback_helpers import kill_9_when, make_bar_dataset, start_worker
 from test_reliability import answered_rows
 
 WORKER = Path(__file__).with_name("active_worker.py")
@@ -70,17 +67,9 @@ def test_kill_9_mid_round_then_rerun_pays_no_answer_twice(tmp_path, fake_server)
     store = run_dir / ".cache" / "label_store.sqlite"
     rounds = run_dir / ".work" / "label" / "rounds.json"
     srv = fake_server(latency_s=0.05)
-    cmd = [sys.executable, str(WORKER), str(ds_path), str(run_dir), srv.url]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 240
-    while time.time() < deadline:  # kill while round 1 (chosen by disagreement) is being asked
-        if sum(r["status"] == "answered" for r in answered_rows(store)) >= 13:
-            break
-        assert proc.poll() is None, proc.stdout.read().decode()
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc, cmd, env = start_worker(WORKER, ds_path, run_dir, srv.url)
+    # killed while round 1 (chosen by disagreement) is being asked
+    kill_9_when(proc, lambda: sum(r["status"] == "answered" for r in answered_rows(store)) >= 13)
     time.sleep(0.3)
     logged = json.loads(rounds.read_text())["rounds"]
     done_before = [r for r in answered_rows(store) if r["status"] == "answered"]

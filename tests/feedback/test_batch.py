@@ -3,17 +3,13 @@ answers, batch ids in the store, batch prices, failures, budget, and a kill -9 w
 progress resumed by polling the same batch instead of submitting again."""
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from feedback_helpers import TASK, make_bar_dataset, rule_labels, run_vlm, vlm_options
+from feedback_helpers import TASK, kill_9_when, make_bar_dataset, rule_labels, run_vlm, start_worker, vlm_options
 from orlvlmf.feedback.backends import make_backend
 from orlvlmf.feedback.store import LabelStore
 
@@ -113,17 +109,8 @@ def test_kill_9_while_a_batch_is_in_progress_then_restart_polls_the_same_batch(t
     store = tmp_path / "store.sqlite"
     srv = fake_server(batch_steps=2)
     srv.batch.hold = True
-    cmd = [sys.executable, str(WORKER), str(ds_path), str(store), srv.url, "10", "2", json.dumps(BATCH)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # polled a few times while held in progress
-        if len(srv.records("batch_retrieve")) >= 5:
-            break
-        assert proc.poll() is None, proc.stdout.read().decode()
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc, cmd, env = start_worker(WORKER, ds_path, store, srv.url, 10, 2, json.dumps(BATCH))
+    kill_9_when(proc, lambda: len(srv.records("batch_retrieve")) >= 5)  # polled while held in progress
     with LabelStore(store, readonly=True) as s:
         (row,) = s.batches()
     assert row["status"] == "submitted" and row["step"] == "vision" and row["batch_id"] in srv.batch.batches

@@ -141,6 +141,17 @@ class PairSource:
     def ground_truth_reward(self) -> np.ndarray:
         return np.asarray(self.dataset.ground_truth().reward, dtype=np.float64)
 
+    def teacher_reward(self, who: str) -> tuple[np.ndarray, float]:
+        """(GT reward, its range max - min) for a backend answering from it; LabelingAborted
+        naming ``who`` when the dataset has none."""
+        try:
+            reward = self.ground_truth_reward()
+        except Exception as err:
+            raise LabelingAborted(
+                f"{who} answers from the dataset's ground-truth reward: {err}. Use a VLM backend "
+                f"(feedback.name=litellm) for data without ground truth") from None
+        return reward, float(reward.max() - reward.min()) if len(reward) else 0.0
+
 
 def check_chat_config(c: ChatConfig) -> None:
     """Raise ValueError naming the first bad option (before any call)."""

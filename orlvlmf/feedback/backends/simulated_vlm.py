@@ -31,8 +31,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from orlvlmf.feedback.backends.base import (LabelingAborted, PairSource, Reply, Request,
-                                            check_chat_config)
+from orlvlmf.feedback.backends.base import PairSource, Reply, Request, check_chat_config
 from orlvlmf.feedback.backends.scripted import gt_labels, uniform_from_key
 from orlvlmf.feedback.config import SimulatedVLMConfig
 from orlvlmf.registry import register
@@ -157,14 +156,7 @@ class SimulatedVLM:
         return Prices(0.0, 0.0, "simulated: free")
 
     def open(self, source: PairSource) -> None:
-        try:
-            reward = source.ground_truth_reward()
-        except Exception as err:
-            raise LabelingAborted(
-                f"the simulated VLM answers from the dataset's ground-truth reward: {err}. Use a "
-                f"real VLM backend (feedback.name=litellm) for data without ground truth") from None
-        self._reward = reward
-        self._range = float(reward.max() - reward.min()) if len(reward) else 0.0
+        self._reward, self._range = source.teacher_reward("the simulated VLM")
 
     def answer(self, i: int, j: int, pair_key: str) -> tuple[int, int]:
         """(label, outcome) of the query showing o'_i as Image 1 and o'_j as Image 2."""
