@@ -91,7 +91,7 @@ def input_keys(cfg: DictConfig, ref: str, seed: int | None) -> list[tuple[str, s
 def fingerprint(cfg: DictConfig, stage: Stage, name: str, seed: int | None, input_hashes: dict) -> str:
     """sha256(stage name, version, seed, the config sections it reads, its input artifact hashes)."""
     return canonical_hash({"stage": name, "version": stage.version, "seed": seed,
-                           "sections": {s: _section(cfg, s) for s in stage.sections},
+                           "sections": {s: _section(cfg, s) for s in stage.config_sections(cfg)},
                            "inputs": input_hashes})
 
 

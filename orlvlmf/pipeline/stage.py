@@ -88,6 +88,7 @@ class Stage:
 
     Class attributes
         sections: config sections (dotted) whose content decides whether the stage must rerun
+            (or override :meth:`config_sections` when they depend on the config)
         inputs: upstream ``stage/artifact`` names it reads (or override :meth:`input_refs`)
         outputs: artifact names it writes (files or directories under its staging dir)
         per_seed: run once per entry of ``seeds`` (artifacts under ``seed_<k>/``)
@@ -107,6 +108,10 @@ class Stage:
     def missing_simulator(self, cfg: DictConfig) -> str | None:
         """Why this stage cannot run with ``cfg`` for lack of a simulator (None: it can)."""
         return None
+
+    def config_sections(self, cfg: DictConfig) -> tuple[str, ...]:
+        """Config sections this run depends on; override when they depend on the config."""
+        return tuple(self.sections)
 
     def input_refs(self, cfg: DictConfig) -> tuple[str, ...]:
         """Upstream artifacts this run needs; override when they depend on the config."""

@@ -124,3 +124,13 @@ def score_frames(net: RewardNet, frames: torch.Tensor | np.ndarray, batch_size: 
     mean, _ = score_batches(net, lambda a, b: frames[a:b], len(frames), batch_size, prefetch=False,
                             channels_last=False, fuse=False)
     return mean
+
+
+@torch.inference_mode()
+def member_scores(net: RewardNet, frames: torch.Tensor | np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """(K, N) reward of every ensemble member on in-memory raw frames (N, *obs_shape)."""
+    frames = torch.as_tensor(frames)
+    net = net.eval()
+    out = [net(net.preprocess(frames[a:a + batch_size])).float().numpy()
+           for a in range(0, len(frames), batch_size)]
+    return np.concatenate(out, axis=1) if out else np.zeros((len(net.heads), 0), np.float32)

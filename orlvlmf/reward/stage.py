@@ -72,6 +72,14 @@ class RewardStage(Stage):
     per_seed = True
     description = "train the Bradley-Terry reward model on the labeled pairs"
 
+    @staticmethod
+    def score_pool(*args, **kwargs):
+        """Members' rewards of candidate pairs after a brief fit (:func:`orlvlmf.reward.active.score_pool`);
+        the label stage's ``pairs.strategy: disagreement`` asks for it through the registry."""
+        from orlvlmf.reward.active import score_pool
+
+        return score_pool(*args, **kwargs)
+
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.reward.data import load_pairs
