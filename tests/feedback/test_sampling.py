@@ -58,6 +58,31 @@ def test_order_by_disagreement_puts_contested_pairs_first():
     assert order[-1] == 2  # all agree on (3, 0)
 
 
+def test_order_by_disagreement_matches_a_reference_with_stable_ties():
+    """Order by the std over members of P_e = sigmoid(r_e[idx1] - r_e[idx0]), largest first,
+    ties in pair order; written out independently (scipy's expit, a sort on (-std, position))."""
+    from scipy.special import expit
+
+    rng = np.random.default_rng(0)
+    r = rng.normal(0, 2, (4, 30))
+    pairs = rng.permutation([(i, j) for i in range(30) for j in range(i + 1, 30)])[:100]
+    idx0, idx1 = np.arange(200) % 30, np.arange(200) % 30  # even positions: a frame with itself,
+    idx0[1::2], idx1[1::2] = pairs[:, 0], pairs[:, 1]  # P = 0.5 for every member (100 tied at std 0)
+
+    def expected(rewards):
+        std = expit(rewards[:, idx1] - rewards[:, idx0]).std(axis=0)
+        return sorted(range(len(idx0)), key=lambda k: (-std[k], k))
+
+    assert order_by_disagreement(idx0, idx1, r).tolist() == expected(r)
+    assert order_by_disagreement(idx0, idx1, r.astype(np.float32)).tolist() == expected(
+        r.astype(np.float32).astype(np.float64))  # computed in float64 whatever the input
+    assert order_by_disagreement(idx0, idx1, r[:2]).tolist() == expected(r[:2])  # 2 members suffice
+    with pytest.raises(ValueError, match=r"E >= 2, N\), got shape \(1, 30\)"):
+        order_by_disagreement(idx0, idx1, r[:1])
+    with pytest.raises(ValueError, match="got shape"):
+        order_by_disagreement(idx0, idx1, r[0])
+
+
 def test_the_same_two_pictures_are_asked_once(tmp_path):
     frames = np.stack([bar_frame(i % 3, 0) for i in range(31)])  # only 3 distinct pictures
     with DatasetWriter(tmp_path / "d.h5", {"task_text": "t"}) as w:
