@@ -90,6 +90,7 @@ def test_the_same_two_pictures_are_asked_once(tmp_path):
     ds = OfflineDataset.open(tmp_path / "d.h5")
     p = sample_pairs(ds, 3, min_gap=0, seed=0)  # 3 unordered pairs of distinct pictures exist
     assert len(set(p.pair_keys)) == 3
+    assert list(zip(p.idx0.tolist(), p.idx1.tolist())) == _reference_pairs(ds, 3, 0, 0)
     with pytest.raises(PairSamplingError):
         sample_pairs(ds, 4, min_gap=0, seed=0)
 
@@ -115,3 +116,59 @@ def test_min_gap_binds_only_within_an_episode_and_allows_equality(tmp_path):
     assert {(min(a, b), max(a, b)) for a, b in zip(p.idx0.tolist(), p.idx1.tolist())} == valid
     with pytest.raises(PairSamplingError):
         sample_pairs(ds, len(valid) + 1, min_gap=min_gap, seed=0)
+
+
+def _reference_pairs(ds, k, min_gap, seed):
+    """The documented sampler written out plainly: candidates (i, j) from one seeded stream in
+    chunks of 256, kept in order when valid and new (as indices and as images)."""
+    rng = np.random.default_rng(seed)
+    n, ep, step = ds.num_transitions, ds.episode_index, ds.step_index
+    shown = [f.tobytes() for f in ds.next_observations("image", np.arange(n))]
+    seen, seen_images, out = set(), set(), []
+    while True:
+        for a, b in rng.integers(0, n, size=(256, 2)).tolist():
+            if a == b or (ep[a] == ep[b] and abs(int(step[a]) - int(step[b])) < min_gap):
+                continue
+            if shown[a] == shown[b] or frozenset((a, b)) in seen:
+                continue
+            if frozenset((shown[a], shown[b])) in seen_images:
+                continue
+            seen.add(frozenset((a, b)))
+            seen_images.add(frozenset((shown[a], shown[b])))
+            out.append((a, b))
+            if len(out) == k:
+                return out
+
+
+def test_pairs_are_the_documented_stream(bar_dataset):
+    ds = OfflineDataset.open(bar_dataset)
+    p = sample_pairs(ds, 80, min_gap=3, seed=5)
+    assert list(zip(p.idx0.tolist(), p.idx1.tolist())) == _reference_pairs(ds, 80, 3, 5)
+    assert p.idx0.dtype == p.idx1.dtype == np.int64
+    default = sample_pairs(ds, 20)  # defaults: min_gap 10, seed 0
+    assert list(zip(default.idx0.tolist(), default.idx1.tolist())) == _reference_pairs(ds, 20, 10, 0)
+
+
+def test_pairs_follow_the_stream_through_many_repeats(tmp_path):
+    """30 distinct frames, 435 possible pairs, 400 asked: most late candidates repeat a kept pair."""
+    with DatasetWriter(tmp_path / "d.h5", {"task_text": "t"}) as w:
+        w.add_episode({"image": np.stack([bar_frame(i, i) for i in range(31)])}, np.zeros((30, 1)))
+    ds = OfflineDataset.open(tmp_path / "d.h5")
+    p = sample_pairs(ds, 400, min_gap=0, seed=1)
+    assert list(zip(p.idx0.tolist(), p.idx1.tolist())) == _reference_pairs(ds, 400, 0, 1)
+
+
+def test_smallest_requests_and_datasets(tmp_path):
+    with DatasetWriter(tmp_path / "two.h5", {"task_text": "t"}) as w:
+        w.add_episode({"image": np.stack([bar_frame(i, i) for i in range(3)])}, np.zeros((2, 1)))
+    ds = OfflineDataset.open(tmp_path / "two.h5")  # 2 transitions: exactly one pair
+    p = sample_pairs(ds, 1, min_gap=0, seed=0)
+    assert sorted([int(p.idx0[0]), int(p.idx1[0])]) == [0, 1]
+    with pytest.raises(PairSamplingError, match="pairs.num_queries must be positive, got 0"):
+        sample_pairs(ds, 0)
+    with pytest.raises(PairSamplingError, match="pairs.min_gap must be >= 0, got -1"):
+        sample_pairs(ds, 1, min_gap=-1)
+    with DatasetWriter(tmp_path / "one.h5", {"task_text": "t"}) as w:
+        w.add_episode({"image": np.stack([bar_frame(i, i) for i in range(2)])}, np.zeros((1, 1)))
+    with pytest.raises(PairSamplingError, match=r"the dataset has 1 transition\(s\); at least 2"):
+        sample_pairs(OfflineDataset.open(tmp_path / "one.h5"), 1)
