@@ -135,9 +135,7 @@ class RelabelStage(Stage):
             full = OfflineDataset.open(ctx.input("collect/dataset.h5"))
             observation = net.spec["observation"]
             mean, std = relabel_dataset(net, full.without_ground_truth(), observation, rcfg["score"],
-                                        int(rcfg["batch_size"]), bool(rcfg["prefetch"]),
-                                        bool(rcfg["channels_last"]), bool(rcfg["fuse_conv_bn"]),
-                                        str(rcfg["precision"]))
+                                        int(rcfg["batch_size"]), str(rcfg["precision"]))
         except (*_clear_errors(), ValueError) as err:
             raise StageError(f"relabel: {err}") from None
         shift, mult = normalization(mean, rcfg["normalize"], full.episode_index, float(rcfg["scale"]))
