@@ -141,9 +141,8 @@ class RelabelStage(Stage):
                            progress_enabled(ctx.cfg.trainer.progress))
             with bar:
                 mean, std = relabel_dataset(net, full.without_ground_truth(), observation, rcfg["score"],
-                                            int(rcfg["batch_size"]), bool(rcfg["prefetch"]),
-                                            bool(rcfg["channels_last"]), bool(rcfg["fuse_conv_bn"]),
-                                            str(rcfg["precision"]), on_batch=bar.advance)
+                                            int(rcfg["batch_size"]), str(rcfg["precision"]),
+                                            on_batch=bar.advance)
         except (*_clear_errors(), ValueError) as err:
             raise StageError(f"relabel: {err}") from None
         shift, mult = normalization(mean, rcfg["normalize"], full.episode_index, float(rcfg["scale"]))
