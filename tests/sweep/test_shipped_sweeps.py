@@ -41,3 +41,16 @@ def test_paper_numbers():
     assert paper_number("II", "cartpole", "random", "proximity") == (-214.92, 8.19)
     assert paper_number("II", "drawer", "random", "bc") is None
     assert paper_number("none", "drawer", "random", "ours") is None
+
+
+def test_ours_vlm_labels_with_the_simulated_vlm(tmp_path):
+    """The "Ours, VLM-like teacher" column: simulated VLM with position bias 0.3 and proximity noise,
+    everything else as "ours" (same stages, so it shares the dataset but not the labels)."""
+    cfg, file = load_sweep_config("table1.yaml", [f"out_dir={tmp_path}", "seeds=[0]",
+                                                   "methods=[ours,ours_vlm]", "tasks=[drawer]"])
+    by_method = {c.method: compose(c, cfg) for c in cells_of(cfg, file) if c.quality == "random"}
+    vlm, ours = by_method["ours_vlm"], by_method["ours"]
+    assert vlm.feedback.name == "simulated_vlm" and ours.feedback.name == "scripted"
+    assert vlm.feedback.position_bias == 0.3 and vlm.feedback.flip_p == 0.3
+    assert vlm.feedback.proximity_scale == 0.2 and vlm.feedback.unsure_p == 0.5
+    assert list(vlm.stages) == list(ours.stages) and vlm.dataset == ours.dataset
