@@ -155,7 +155,9 @@ def import_dataset(source: str, path: str | None, out: Path, observations) -> di
 
 @register("stages", "collect")
 class CollectStage(Stage):
-    sections = ("env", "dataset", "task")
+    # not ``task``: the goal sentence changes labels, not episodes (the label stage keeps it), so a
+    # new sentence reuses the dataset; its metadata keeps the env's own sentence
+    sections = ("env", "dataset")
     inputs = ()
     outputs = ("dataset.h5",)
     per_seed = False
@@ -173,7 +175,7 @@ class CollectStage(Stage):
                 progress = bool(OmegaConf.select(cfg, "trainer.progress", default=True))
                 summary = collect_dataset(cfg.env, out, quality=d.quality, episodes=d.episodes,
                                           horizon=d.horizon, observations=list(d.observations),
-                                          image_size=d.image_size, seed=d.seed, task=cfg.task,
+                                          image_size=d.image_size, seed=d.seed,
                                           progress=progress and sys.stderr.isatty(),
                                           workers=d.workers)
             else:
