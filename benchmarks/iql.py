@@ -7,7 +7,7 @@ other jobs slows them alike.  Runners:
 
 * ``ours_fit``  — the registered ``iql`` learner inside ``Learner.fit`` (a Lightning Trainer);
   timed from ``on_train_start`` to ``on_train_end`` (Trainer construction excluded, printed apart);
-* ``ours_bare`` — the same sample + update with no Trainer (``Learner.run_bare``): the gap to
+* ``ours_bare`` — the same sample + update with no Trainer (:func:`run_bare` below): the gap to
   ``ours_fit`` is Lightning's per-step overhead;
 * ``eager``     — the same update written the way most public PyTorch IQL code is: numpy-indexed
   replay sampling, three optimisers with three backward passes, per-parameter Polyak loop;
@@ -49,6 +49,23 @@ def make_data(n: int, seed: int = 0) -> dict:
 
 
 # -- ours ---------------------------------------------------------------------------------------
+def run_bare(learner, buffer, steps: int, seed: int = 0) -> None:
+    """The sample + update loop of ``Learner.fit`` (its ``training_step``) with no Trainer around it."""
+    import torch
+
+    if learner.buffer is not buffer:
+        learner.prepare(buffer)
+        learner.buffer = buffer
+    if not learner.current_optimizers():
+        learner.without_trainer()
+        learner.total_steps = learner.step + steps
+        learner._generator = torch.Generator(device=buffer.device).manual_seed(seed)
+    for _ in range(steps):
+        batch = buffer.sample(learner.batch_size, learner._generator)
+        learner.step += 1
+        learner.update(batch, False)
+
+
 class Ours:
     def __init__(self, data: dict, device: str, in_trainer: bool):
         from orlvlmf.policy.buffer import TransitionBuffer
@@ -64,7 +81,7 @@ class Ours:
     def run(self, n: int) -> float:
         if not self.in_trainer:
             t0 = time.perf_counter()
-            self.learner.run_bare(self.buffer, n)
+            run_bare(self.learner, self.buffer, n)
             if self.device != "cpu":
                 import torch
 

@@ -13,15 +13,21 @@ import os
 import sys
 from typing import Callable, Sequence
 
-STAGE_COMMANDS = {
-    "collect": "collect the offline dataset (or import one): dataset.h5",
-    "label": "sample frame pairs and get preference labels: labels.sqlite, pairs.npz",
-    "reward": "train the Bradley-Terry reward model: reward_model.ckpt",
-    "relabel": "score every transition with the learned reward: rewards.npz",
-    "train": "train the policy (IQL or a baseline) on the relabeled data: policy.ckpt",
-    "evaluate": "roll the policy out in the env: eval.json",
-    "report": "write report.md and plots",
-}
+def stage_commands() -> dict[str, str]:
+    """One command per registered stage (built-in or plugin): name → what it does and writes.
+
+    The default pipeline's stages come first, in pipeline order; other stages follow by name.
+    """
+    from orlvlmf.config.schema import DEFAULT_STAGES
+    from orlvlmf.registry import REGISTRY
+
+    entries = sorted(REGISTRY.entries("stages"), key=lambda e: (
+        DEFAULT_STAGES.index(e.name) if e.name in DEFAULT_STAGES else len(DEFAULT_STAGES), e.name))
+    out = {}
+    for entry in entries:
+        stage = entry.load()
+        out[entry.name] = f"{stage.description or entry.name}: {', '.join(stage.outputs)}"
+    return out
 
 
 def _runtime_defaults() -> None:
@@ -49,32 +55,64 @@ def _load(args: argparse.Namespace):
     return load_config(args.config, args.overrides)
 
 
-def _set_threads(cfg) -> None:
-    import torch
+#: third-party loggers that talk at INFO on every call (litellm: two lines per API call; PyOpenGL:
+#: "No OpenGL_accelerate module loaded"): WARNING and above unless --verbose
+NOISY_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx", "httpcore",
+                 "OpenGL", "lightning", "lightning.pytorch", "lightning.fabric")
+#: warnings every user would see that say nothing about their run (message regex, category)
+NOISY_WARNINGS = ((r".*isinstance\(treespec, LeafSpec\)", Warning),)
 
-    torch.set_num_threads(int(cfg.trainer.num_threads))
+
+VERBOSE_HELP = "also show other libraries' INFO logs and the known harmless warnings"
+
+
+def configure_logging(verbose: bool) -> None:
+    """orlvlmf's own lines at INFO on stderr; other libraries at WARNING (everything at INFO and
+    every warning with ``--verbose``)."""
+    import warnings
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("orlvlmf").setLevel(logging.INFO)
+    if verbose:
+        return
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message, category in NOISY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
 
 
 def _pipeline(cfg):
-    from orlvlmf.pipeline.runner import Pipeline
+    from omegaconf import OmegaConf
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    _set_threads(cfg)
-    return Pipeline(cfg)
+    from orlvlmf.pipeline.runner import Pipeline
+    from orlvlmf.pipeline.tensorboard import log_config
+
+    pipe = Pipeline(cfg)
+    log_config(pipe.run_dir, OmegaConf.to_yaml(cfg, resolve=False))  # no secret: unresolved
+    return pipe
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from orlvlmf.report.summary import fit_summary
+
     cfg = _load(args)
     pipe = _pipeline(cfg)
     results = pipe.run(force=args.force)
     ran = sum(r.status == "ran" for r in results)
     print(f"fit: {len(results)} stage runs ({ran} ran, {len(results) - ran} up to date) in {pipe.run_dir}")
+    print(fit_summary(pipe.run_dir, list(cfg.seeds), up_to_date=len(results) - ran))
     return 0
 
 
 def _stage_command(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         cfg = _load(args)
+        if getattr(args, "dry_run", False):
+            from orlvlmf.feedback.dry_run import dry_run
+            from orlvlmf.pipeline.runner import run_dir_of
+
+            print(dry_run(cfg, run_dir_of(cfg)))
+            return 0
         _pipeline(cfg).run([name], force=args.force)
         return 0
 
@@ -131,6 +169,13 @@ def cmd_labels(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from orlvlmf.export import export_run
+
+    export_run(_load(args), args.format, args.out, seed=args.seed)
+    return 0
+
+
 def cmd_check_env(args: argparse.Namespace) -> int:
     import yaml
 
@@ -156,19 +201,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Offline RL-VLM-F: VLM preference labels → learned reward → offline RL (IQL).",
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--verbose", "-v", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("fit", help="run the whole pipeline: " + " → ".join(STAGE_COMMANDS),
+    stages = stage_commands()
+    from orlvlmf.config.schema import DEFAULT_STAGES
+
+    p = sub.add_parser("fit", help="run the whole pipeline: " + " → ".join(DEFAULT_STAGES),
                        description="Run every stage of the config in order; stages whose inputs and "
                        "config are unchanged are skipped, interrupted ones resume.")
     _add_config_args(p)
     p.add_argument("--force", action="store_true", help="redo every stage even if up to date")
     p.set_defaults(func=cmd_fit)
 
-    for name, text in STAGE_COMMANDS.items():
+    for name, text in stages.items():
         p = sub.add_parser(name, help=f"stage: {text}", description=f"Run one stage: {text}.")
         _add_config_args(p)
         p.add_argument("--force", action="store_true", help="redo the stage even if up to date")
+        if name == "label":
+            p.add_argument("--dry-run", action="store_true",
+                           help="print the queries, calls, tokens per call and price; send nothing")
         p.set_defaults(func=_stage_command(name))
 
     p = sub.add_parser("labels", help="summarise a run's label store; --html writes a gallery page")
@@ -176,6 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML gallery of queries")
     p.add_argument("-n", type=int, default=50, help="queries shown in the gallery (default 50)")
     p.set_defaults(func=cmd_labels)
+
+    p = sub.add_parser("export", help="write the dataset with its learned reward as LeRobot, Minari or HDF5",
+                       description="Export the run's dataset with the learned reward (and its ensemble "
+                       "std) so other offline-RL libraries can train on it.")
+    _add_config_args(p)
+    p.add_argument("--format", required=True, choices=["lerobot", "minari", "hdf5"],
+                   help="lerobot: a LeRobot v3.0 folder; minari: a Minari datasets root; "
+                   "hdf5: a robomimic-layout file")
+    p.add_argument("--out", required=True, metavar="PATH", help="where to write (must not exist)")
+    p.add_argument("--seed", type=int, help="whose learned reward (default: the config's first seed)")
+    p.set_defaults(func=cmd_export)
 
     from orlvlmf.sweep.cli import add_parser as add_sweep_parser
 
@@ -200,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show-config", help="print the composed, checked config")
     _add_config_args(p)
     p.set_defaults(func=cmd_show_config)
+    for p in sub.choices.values():  # `orlvlmf fit --verbose ...` as well as `orlvlmf --verbose fit ...`
+        p.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
@@ -210,20 +275,22 @@ def _version() -> str:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from orlvlmf.config.loader import ConfigError
+    from orlvlmf.config import ConfigError
     from orlvlmf.pipeline.stage import StageError
     from orlvlmf.registry import RegistryError
 
     errors: list[type[BaseException]] = [ConfigError, RegistryError, StageError, FileNotFoundError]
     from orlvlmf.data.dataset import DatasetError
+    from orlvlmf.export import ExportError
     from orlvlmf.env import EnvError
 
-    return (*errors, DatasetError, EnvError)
+    return (*errors, DatasetError, EnvError, ExportError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     _runtime_defaults()
     args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -4,14 +4,16 @@ A *component* is anything a config can select by name: an encoder, an environmen
 backend, a learner, a dataset reader, a pipeline stage.  Components reach the registry two ways,
 through one mechanism:
 
-* built-ins use the :func:`register` decorator in modules listed in :data:`BUILTIN_MODULES`;
+* built-ins use the :func:`register` decorator (or :func:`register_lazy` with a
+  ``"module:Class"`` target, for heavy modules) in modules listed in :data:`BUILTIN_MODULES`;
   those modules are imported the first time their kind is looked up, so ``import orlvlmf`` stays light;
 * other distributions declare entry points in the group ``orlvlmf.<kind>``
   (e.g. ``[project.entry-points."orlvlmf.encoders"] my-net = "my_pkg.nets:MyNet"``); an entry point
   is read from package metadata when its kind is first used and only *loaded* when looked up by name.
 
 A component may carry its structured config dataclass in ``register(..., config=Cls)`` or as a
-``Config`` attribute; configs that select the component are validated against it.
+``Config`` attribute; configs that select the component are validated against it.  Once loaded,
+a component knows its registered name (``registry_name``) and config class (``Config``).
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ KINDS: tuple[str, ...] = ("encoders", "envs", "feedback", "learners", "datasets"
 
 #: Modules whose import registers the built-in components of each kind.
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
-    "encoders": ("orlvlmf.reward.encoders",),
+    "encoders": ("orlvlmf.encoders",),
     "envs": (),
     "feedback": ("orlvlmf.feedback.backends",),
-    "learners": ("orlvlmf.policy.learners", "orlvlmf.policy.baselines"),
-    "datasets": ("orlvlmf.data.readers",),
+    "learners": ("orlvlmf.policy.learners",),
+    "datasets": ("orlvlmf.data.formats",),
     "stages": (
         "orlvlmf.data.stage",
         "orlvlmf.feedback.stage",
@@ -75,7 +77,27 @@ class Entry:
             self.obj = obj
             if self.config is None:
                 self.config = getattr(obj, "Config", None)
+            _annotate(obj, self.name, self.config)
         return self.obj
+
+
+def _annotate(obj: Any, name: str, config: type | None) -> None:
+    """Tell a component its registered name (and config class), whichever way it registered."""
+    try:
+        obj.registry_name = name
+        if config is not None and getattr(obj, "Config", None) is None:
+            obj.Config = config
+    except (AttributeError, TypeError):  # an object that takes no attributes: fine
+        pass
+
+
+def _import_target(target: str) -> Any:
+    """The object a ``"package.module:attr"`` target names."""
+    module, _, attr = target.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def _closest(name: str, options: Iterable[str]) -> str | None:
@@ -135,12 +157,20 @@ class Registry:
             cfg = config if config is not None else getattr(obj, "Config", None)
             target = f"{obj.__module__}:{obj.__qualname__}"
             self.add(Entry(kind, comp_name, _dist_of_module(obj.__module__), target, obj, cfg))
-            obj.registry_name = comp_name
-            if cfg is not None and not hasattr(obj, "Config"):
-                obj.Config = cfg
+            _annotate(obj, comp_name, cfg)
             return obj
 
         return wrap
+
+    def register_lazy(self, kind: str, name: str, target: str, *, config: type | None = None) -> None:
+        """Register ``"package.module:Class"`` without importing it (until it is looked up).
+
+        For components whose module is heavy (torch, Lightning) while their config must be
+        checkable cheaply: the name, the config class and the target are written once, here.
+        """
+        module = target.partition(":")[0]
+        self.add(Entry(kind, name, _dist_of_module(module), target, config=config,
+                       loader=lambda: _import_target(target)))
 
     # -- discovery ----------------------------------------------------------------------------
     def _check_kind(self, kind: str) -> None:
@@ -155,18 +185,16 @@ class Registry:
         with self._lock:
             if kind in self._scanned:
                 return
-            self._scanned.add(kind)
-            for module in BUILTIN_MODULES.get(kind, ()):
-                try:
-                    importlib.import_module(module)
-                except ModuleNotFoundError as err:
-                    # Only tolerate the *listed* module being absent (an issue not landed yet);
-                    # a missing dependency inside it is a real error.
-                    if err.name is None or not module.startswith(err.name):
-                        raise
-            for ep in metadata.entry_points(group=ENTRY_POINT_PREFIX + kind):
-                dist = ep.dist.name if ep.dist is not None else "?"
-                self.add(Entry(kind, ep.name, dist, ep.value, loader=ep.load))
+            self._scanned.add(kind)  # first: a module that looks up its own kind does not recurse
+            try:
+                for module in BUILTIN_MODULES.get(kind, ()):
+                    importlib.import_module(module)  # a typo here is an ImportError, not "unknown"
+                for ep in metadata.entry_points(group=ENTRY_POINT_PREFIX + kind):
+                    dist = ep.dist.name if ep.dist is not None else "?"
+                    self.add(Entry(kind, ep.name, dist, ep.value, loader=ep.load))
+            except BaseException:
+                self._scanned.discard(kind)
+                raise
 
     def entries(self, kind: str) -> list[Entry]:
         self._check_kind(kind)
@@ -193,6 +221,16 @@ class Registry:
         entry.load()
         return entry
 
+    def entry_of(self, kind: str, obj: Any) -> Entry:
+        """The (loaded) entry registered for ``obj``, found by its import path."""
+        target = f"{obj.__module__}:{obj.__qualname__}"
+        for entry in self.entries(kind):
+            if entry.obj is obj or entry.target == target:
+                entry.load()
+                return entry
+        raise RegistryError(f"{target} is not a registered {SINGULAR[kind]}: register it (see "
+                            f"orlvlmf.registry) before building it")
+
     def get(self, kind: str, name: str) -> Any:
         """The registered object (class or factory) for ``name``."""
         return self.entry(kind, name).obj
@@ -217,5 +255,6 @@ class Registry:
 
 REGISTRY = Registry()
 register = REGISTRY.register
+register_lazy = REGISTRY.register_lazy
 get = REGISTRY.get
 create = REGISTRY.create

@@ -82,3 +82,31 @@ def test_reset_keeps_decorated_components():
     reg.register("learners", "mine")(type("L", (), {}))
     reg.reset()
     assert "mine" in reg.names("learners")
+
+
+def test_a_missing_builtin_module_is_an_import_error_not_an_unknown_name(monkeypatch):
+    import orlvlmf.registry as registry_mod
+
+    monkeypatch.setitem(registry_mod.BUILTIN_MODULES, "stages", ("orlvlmf.pipeline.no_such_stages",))
+    reg = Registry()
+    for _ in range(2):  # a failed scan is not remembered as done
+        with pytest.raises(ModuleNotFoundError, match="no_such_stages"):
+            reg.names("stages")
+
+
+def test_lazy_registration_imports_the_class_only_when_looked_up(tmp_path, monkeypatch):
+    (tmp_path / "lazy_mod_for_registry.py").write_text(
+        "class Heavy:\n    def __init__(self, width=1):\n        self.width = width\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import sys
+
+    reg = Registry()
+    reg.register_lazy("learners", "heavy", "lazy_mod_for_registry:Heavy", config=WidgetConfig)
+    assert "lazy_mod_for_registry" not in sys.modules
+    assert reg.names("learners") == ["heavy"]
+    assert "lazy_mod_for_registry" not in sys.modules  # listing does not import it
+    cls = reg.get("learners", "heavy")
+    assert cls.registry_name == "heavy" and cls.Config is WidgetConfig  # written once, learned here
+    assert reg.entry_of("learners", cls).name == "heavy"
+    with pytest.raises(RegistryError, match="not a registered learner"):
+        reg.entry_of("learners", WidgetConfig)

@@ -1,11 +1,14 @@
-"""Structured, strictly checked run configs (see :mod:`orlvlmf.config.loader`)."""
+"""Structured, strictly checked run configs.
 
-from orlvlmf.config.loader import (
-    ConfigError,
-    component_field,
-    load_config,
-    resolve_config_path,
-    shipped_configs,
-)
+* :mod:`.structured` — leaf: :class:`ConfigError`, :func:`component_field`, :func:`build`
+  (a config dataclass from a node, unknown keys refused);
+* :mod:`.loader` — YAML files with ``extends`` + dot-list overrides, checked against a schema;
+* :mod:`.schema` — the run config :class:`~orlvlmf.config.schema.RunConfig`, composed of the
+  section dataclasses that live beside their code.
+"""
 
-__all__ = ["ConfigError", "component_field", "load_config", "resolve_config_path", "shipped_configs"]
+from orlvlmf.config.loader import load_config, resolve_config_path, shipped_configs
+from orlvlmf.config.structured import ConfigError, build, component_field
+
+__all__ = ["ConfigError", "build", "component_field", "load_config", "resolve_config_path",
+           "shipped_configs"]

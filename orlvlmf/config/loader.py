@@ -28,14 +28,11 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from orlvlmf.config.structured import ConfigError, component_kind, component_optional, unknown_key
 from orlvlmf.registry import REGISTRY, SINGULAR, RegistryError
 
 COMMAND_LINE = "the command line"
 SECRET_KEY = re.compile(r"(^|_)(api_?key|token|secret|password)$", re.IGNORECASE)
-
-
-class ConfigError(ValueError):
-    """A config cannot be used; the message says what is wrong, where, and how to fix it."""
 
 
 # -- locating files ---------------------------------------------------------------------------
@@ -152,19 +149,6 @@ def _forget(prov: dict, dotted: str) -> None:
 
 
 # -- checking ---------------------------------------------------------------------------------
-def component_kind(f: dataclasses.Field) -> str | None:
-    """Plugin kind of a field declared with :func:`component_field`, else ``None``."""
-    return f.metadata.get("orlvlmf_component")
-
-
-def component_field(kind: str, default: str | None, **defaults: Any) -> Any:
-    """A dataclass field that selects a registered component of ``kind`` by ``name``."""
-    node = ({"name": default} if default is not None else {"name": "???"}) | defaults
-    return dataclasses.field(
-        default_factory=lambda: dict(node), metadata={"orlvlmf_component": kind}
-    )
-
-
 class _Checker:
     def __init__(self, prov: dict, files: list[Path]):
         self.prov = prov
@@ -190,21 +174,18 @@ class _Checker:
         components: dict[str, tuple[str, dict]] = {}
         for key, value in node.items():
             dotted = f"{prefix}{key}"
-            if key not in fields:
-                hint = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.4)
-                self.fail(
-                    dotted,
-                    f"unknown key '{dotted}'"
-                    + (f". Did you mean '{prefix}{hint[0]}'?" if hint else "")
-                    + f" Valid keys here: {', '.join(fields)}",
-                )
+            problem = unknown_key([key], cls, prefix)
+            if problem:
+                self.fail(dotted, problem)
             f = fields[key]
             kind = component_kind(f)
             sub = hints.get(key)
-            if kind is not None:
+            if kind is not None and value is None and component_optional(f):
+                components[key] = (kind, None)
+            elif kind is not None:
                 if not isinstance(value, Mapping):
                     value = {"name": value}  # ``encoder: mlp`` is short for ``encoder: {name: mlp}``
-                default = f.default_factory() if callable(f.default_factory) else {}
+                default = (f.default_factory() if callable(f.default_factory) else None) or {}
                 if value.get("name", default.get("name")) == default.get("name"):
                     value = {**default, **value}  # options for the default component
                 components[key] = (kind, dict(value))
@@ -232,7 +213,7 @@ class _Checker:
                       + f": {str(err).splitlines()[0]}")
         out = OmegaConf.to_container(merged, resolve=False)
         for key, (kind, value) in components.items():
-            out[key] = self.check_component(kind, value, f"{prefix}{key}")
+            out[key] = None if value is None else self.check_component(kind, value, f"{prefix}{key}")
         return out
 
     def check_component(self, kind: str, node: dict, dotted: str) -> dict:
@@ -301,8 +282,3 @@ def load_config(
     OmegaConf.set_struct(cfg, True)
     OmegaConf.set_readonly(cfg, True)
     return cfg
-
-
-def config_sources(config: str | Path | None) -> list[Path]:
-    """The files a config is composed of, base first."""
-    return [] if config is None else [p for p, _ in _file_chain(resolve_config_path(config))]

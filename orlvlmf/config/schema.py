@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.loader import component_field
+from orlvlmf.config.structured import component_field
 from orlvlmf.data.config import DatasetConfig
 from orlvlmf.evaluation.config import EvaluationConfig
 from orlvlmf.feedback.config import LabelStoreConfig, PairsConfig
 from orlvlmf.policy.config import TrainConfig
-from orlvlmf.reward.clip_reward import ClipRewardConfig
-from orlvlmf.reward.config import RelabelConfig, RewardConfig
+from orlvlmf.reward.config import ClipRewardConfig, RelabelConfig, RewardConfig
 
 DEFAULT_STAGES = ["collect", "label", "reward", "relabel", "train", "evaluate", "report"]
 
@@ -37,7 +36,9 @@ class RunConfig:
     seeds: List[int] = field(default_factory=lambda: [0])
     task: Optional[str] = None  # goal sentence for the VLM; None: the env's own
     stages: List[str] = field(default_factory=lambda: list(DEFAULT_STAGES))
-    env: Dict[str, Any] = component_field("envs", None)
+    # no env (omitted or null): an imported dataset without a simulator; stages that need one are
+    # skipped (or refused when asked for explicitly)
+    env: Optional[Dict[str, Any]] = component_field("envs", None, optional=True)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     pairs: PairsConfig = field(default_factory=PairsConfig)
     feedback: Dict[str, Any] = component_field("feedback", "scripted")

@@ -1,9 +1,25 @@
-"""Config of the dataset stage: collect from an env plugin, or read existing data."""
+"""Config of the dataset stage: collect from an env plugin, or import existing data."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, List, Optional
+
+
+@dataclass
+class DatasetKeys:
+    """Which of the source's keys become ours (``None``: detected when unambiguous).
+
+    ``state`` may also be a list of keys, concatenated in that order (robomimic splits the
+    robot's state into ``robot0_eef_pos``, ``robot0_gripper_qpos``, ...).  ``reward`` names a
+    recorded reward column: kept as the dataset's ground truth, for audits only.
+    """
+
+    image: Optional[str] = None
+    state: Optional[Any] = None
+    actions: Optional[str] = None
+    reward: Optional[str] = None
+    point_cloud: Optional[str] = None
 
 
 @dataclass
@@ -12,16 +28,18 @@ class DatasetConfig:
 
     ``source: collect`` rolls out the ``env`` with a collector of the given ``quality``;
     ``source: file`` opens an orlvlmf HDF5 dataset at ``path``; any other value names a
-    registered dataset reader (kind ``datasets``) that imports ``path`` (e.g. ``episodes`` for a
-    directory of per-episode files, ``minari`` for a Minari dataset id or path).
+    registered dataset reader (kind ``datasets``: ``episodes``, ``lerobot``, ``robomimic``,
+    ``rlds``, ``minari``) that imports ``path``.  ``keys`` maps our names to the source's;
+    imported frames are resized to ``image_size`` × ``image_size`` (``null``: kept as stored).
     """
 
     source: str = "collect"
     path: Optional[str] = None
+    keys: DatasetKeys = field(default_factory=DatasetKeys)
     quality: str = "random"  # random | medium | expert
     episodes: int = 100
     horizon: Optional[int] = None  # None: the env's default
     observations: List[str] = field(default_factory=lambda: ["state", "image"])
-    image_size: int = 128
+    image_size: Optional[int] = 128
     seed: int = 0
     workers: int = 1  # processes rolling out episodes (the dataset is the same for any number)

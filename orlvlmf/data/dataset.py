@@ -8,7 +8,8 @@ Layout (``format = "orlvlmf-dataset"``, ``format_version = 1``)::
     /observations/<key>    (N+E, ...)           T_e + 1 frames per episode, episodes back to back
     /ground_truth/reward   (N,) float32         only when the source had them
     /ground_truth/success  (N,) bool
-    attrs["metadata"]      JSON
+    attrs["metadata"]      JSON (``action_min`` / ``action_max``: the per-dimension range of the
+                           actions, written by the writer; readers add their source's details)
 
 Frame row of transition ``i`` in episode ``e``: ``row(i) = i + e`` (its next frame is ``row(i) + 1``),
 so ``next_observations`` needs no copy.  Images are chunked one frame per chunk and compressed
@@ -25,18 +26,17 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+from orlvlmf.data.errors import DatasetError
+from orlvlmf.data.validate import check_finite
 
 FORMAT = "orlvlmf-dataset"
 FORMAT_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
 _IMAGE_LIKE_MIN_BYTES = 4096  # frames at least this large get one chunk per frame
-
-
-class DatasetError(ValueError):
-    """A dataset file or request is unusable; the message names the file and the key."""
 
 
 class GroundTruthHidden(DatasetError):
@@ -83,6 +83,8 @@ class DatasetWriter:
         self._starts = [0]
         self._obs_keys: tuple[str, ...] | None = None
         self._has_gt: bool | None = None
+        self._act_min: np.ndarray | None = None
+        self._act_max: np.ndarray | None = None
 
     # -- context manager --------------------------------------------------------------------
     def __enter__(self) -> "DatasetWriter":
@@ -120,6 +122,8 @@ class DatasetWriter:
             raise DatasetError(f"{self.path}: no episodes were added; nothing written")
         f = self._file
         f.create_dataset("episode_starts", data=np.asarray(self._starts, dtype=np.int64))
+        self.metadata["action_min"] = self._act_min.tolist()
+        self.metadata["action_max"] = self._act_max.tolist()
         f.attrs["metadata"] = json.dumps(self.metadata, default=_json_default, sort_keys=True)
         f.attrs["num_transitions"] = self._n
         f.attrs["num_episodes"] = len(self._starts) - 1
@@ -143,70 +147,88 @@ class DatasetWriter:
             compression=self.compression, shuffle=not per_frame,
         )
 
+    def _check_shape(self, name: str, data: np.ndarray, where: str) -> None:
+        if name in self._file and self._file[name].shape[1:] != data.shape[1:]:
+            raise DatasetError(f"{where}: '{name}' has per-item shape {data.shape[1:]} but "
+                               f"{self._file[name].shape[1:]} in earlier episodes; every episode "
+                               f"must match")
+
     def _append(self, name: str, data: np.ndarray) -> None:
         if name not in self._file:
             self._create(name, data)
         d = self._file[name]
-        if d.shape[1:] != data.shape[1:]:
-            raise DatasetError(
-                f"{self.path}: '{name}' has per-item shape {data.shape[1:]} in episode "
-                f"{len(self._starts) - 1} but {d.shape[1:]} before; every episode must match")
         n = d.shape[0]
         d.resize(n + len(data), axis=0)
         d[n:] = data
 
     def add_episode(self, observations: Mapping[str, np.ndarray], actions: np.ndarray,
                     terminals: np.ndarray | None = None, timeouts: np.ndarray | None = None,
-                    reward: np.ndarray | None = None, success: np.ndarray | None = None) -> None:
-        """Add one episode of ``T`` transitions: observations have ``T+1`` frames."""
+                    reward: np.ndarray | None = None, success: np.ndarray | None = None,
+                    where: str | None = None) -> None:
+        """Add one episode of ``T`` transitions: observations have ``T+1`` frames.
+
+        ``where`` names the episode's origin (file, episode) in errors; non-finite observations,
+        actions or rewards are refused before anything of the episode is written.
+        """
         if self._file is None:
             raise DatasetError(f"{self.path}: DatasetWriter used outside its `with` block")
         ep = len(self._starts) - 1
-        actions = np.asarray(actions, dtype=np.float32)
+        where = where or f"{self.path}: episode {ep}"
+        actions = np.asarray(actions).astype(np.float32)
         if actions.ndim == 1:
             actions = actions[:, None]
         T = len(actions)
         if T == 0:
-            raise DatasetError(f"{self.path}: episode {ep} has no transitions")
+            raise DatasetError(f"{where}: no transitions")
         if not observations:
-            raise DatasetError(f"{self.path}: episode {ep} has no observations")
+            raise DatasetError(f"{where}: no observations")
+        check_finite("actions", actions, where)  # after the cast: float64 can overflow float32
         keys = tuple(sorted(observations))
         if self._obs_keys is None:
             self._obs_keys = keys
         elif keys != self._obs_keys:
-            raise DatasetError(f"{self.path}: episode {ep} has observation keys {list(keys)}, "
+            raise DatasetError(f"{where}: observation keys {list(keys)}, "
                                f"earlier episodes {list(self._obs_keys)}")
         obs = {}
         for k in keys:
             v = np.asarray(observations[k])
             if len(v) != T + 1:
                 raise DatasetError(
-                    f"{self.path}: episode {ep}: observation '{k}' has {len(v)} frames for {T} "
+                    f"{where}: observation '{k}' has {len(v)} frames for {T} "
                     f"actions; store T+1 frames (the last one is the final next observation)")
             if k == "image" and (v.dtype != np.uint8 or v.ndim != 4 or v.shape[-1] != 3):
-                raise DatasetError(f"{self.path}: episode {ep}: 'image' must be (T+1, H, W, 3) "
+                raise DatasetError(f"{where}: 'image' must be (T+1, H, W, 3) "
                                    f"uint8, got {v.shape} {v.dtype}")
+            check_finite(k, v, where)
             if v.dtype == np.float64:
                 v = v.astype(np.float32)
+                check_finite(k, v, where)
             obs[k] = v
         term = np.zeros(T, bool) if terminals is None else np.asarray(terminals, bool).reshape(-1)
         tout = np.zeros(T, bool) if timeouts is None else np.asarray(timeouts, bool).reshape(-1)
         has_gt = reward is not None
         if (reward is None) != (success is None):
-            raise DatasetError(f"{self.path}: episode {ep}: give both reward and success or neither")
+            raise DatasetError(f"{where}: give both reward and success or neither")
         if self._has_gt is None:
             self._has_gt = has_gt
         elif self._has_gt != has_gt:
-            raise DatasetError(f"{self.path}: episode {ep}: ground truth given for some episodes "
+            raise DatasetError(f"{where}: ground truth given for some episodes "
                                f"only; give it for all or none")
         cols = {"terminals": term, "timeouts": tout}
         if has_gt:
+            check_finite("reward", np.asarray(reward), where)
             cols["ground_truth/reward"] = np.asarray(reward, np.float32).reshape(-1)
             cols["ground_truth/success"] = np.asarray(success, bool).reshape(-1)
         for name, col in cols.items():
             if len(col) != T:
-                raise DatasetError(f"{self.path}: episode {ep}: '{name}' has {len(col)} entries "
+                raise DatasetError(f"{where}: '{name}' has {len(col)} entries "
                                    f"for {T} actions")
+        self._check_shape("actions", actions, where)
+        lo, hi = actions.min(axis=0), actions.max(axis=0)
+        self._act_min = lo if self._act_min is None else np.minimum(self._act_min, lo)
+        self._act_max = hi if self._act_max is None else np.maximum(self._act_max, hi)
+        for k, v in obs.items():  # nothing of the episode is written unless all of it fits
+            self._check_shape(f"observations/{k}", v, where)
         self._append("actions", actions)
         for name, col in cols.items():
             self._append(name, col)
@@ -219,6 +241,10 @@ class DatasetWriter:
     @property
     def num_transitions(self) -> int:
         return self._n
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self._starts) - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,12 +559,3 @@ def episode_success(success: np.ndarray, episode_index: np.ndarray) -> np.ndarra
     out = np.zeros(int(episode_index.max()) + 1 if len(episode_index) else 0, bool)
     np.logical_or.at(out, episode_index, success.astype(bool))
     return out
-
-
-def write_dataset(path: str | os.PathLike, episodes: Sequence[Mapping[str, Any]],
-                  metadata: Mapping[str, Any] | None = None) -> Path:
-    """Write ``episodes`` (dicts of :meth:`DatasetWriter.add_episode` arguments) in one go."""
-    with DatasetWriter(path, metadata) as w:
-        for ep in episodes:
-            w.add_episode(**ep)
-    return Path(path)

@@ -21,8 +21,11 @@ from typing import Any, Iterable
 import numpy as np
 from omegaconf import OmegaConf
 
-from orlvlmf.data.dataset import DatasetError, DatasetWriter, OfflineDataset
+from orlvlmf.data.dataset import (DatasetError, DatasetWriter, OfflineDataset, episode_returns,
+                                  episode_success)
+from orlvlmf.data.validate import check_finite
 from orlvlmf.env import EnvError
+from orlvlmf.pipeline.progress import Progress, progress_enabled
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import REGISTRY, register
 
@@ -48,34 +51,6 @@ def gt_summary(returns: list[float], successes: list[bool], final: list[bool]) -
             "gt_return_min": float(r.min()), "gt_return_max": float(r.max()),
             "gt_success_rate": float(np.mean(successes)),
             "gt_final_success_rate": float(np.mean(final))}
-
-
-class _Progress:
-    """A rich progress bar with ETA (a no-op when disabled)."""
-
-    def __init__(self, total: int, label: str, enabled: bool):
-        self.bar = None
-        if enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                transient=False)
-            self.task = self.bar.add_task(label, total=total)
-
-    def __enter__(self):
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def advance(self) -> None:
-        if self.bar is not None:
-            self.bar.advance(self.task)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
 
 
 def collect_dataset(env_cfg: Any, out: Path, *, quality: str = "random", episodes: int = 10,
@@ -115,9 +90,9 @@ def collect_dataset(env_cfg: Any, out: Path, *, quality: str = "random", episode
     t0 = time.perf_counter()
     try:
         with DatasetWriter(out, meta) as w, \
-                _Progress(int(episodes), f"collect {env.env_id}/{quality}", progress) as bar:
-            for ep in episodes_iter:
-                w.add_episode(**ep.writer_args())
+                Progress(int(episodes), f"collect {env.env_id}/{quality}", progress) as bar:
+            for e, ep in enumerate(episodes_iter):
+                w.add_episode(**ep.writer_args(), where=f"collect {env.env_id}: episode {e}")
                 returns.append(float(ep.reward.sum()))
                 successes.append(bool(ep.success.any()))
                 final.append(bool(ep.success[-1]))
@@ -134,22 +109,74 @@ def collect_dataset(env_cfg: Any, out: Path, *, quality: str = "random", episode
     return summary
 
 
-def import_dataset(source: str, path: str | None, out: Path, observations) -> dict:
+def check_stored(ds: OfflineDataset) -> None:
+    """Refuse an orlvlmf file holding NaN / inf (written before the writer checked)."""
+    where = lambda e: f"{ds.path}: episode {e}"  # noqa: E731
+    for e in range(ds.num_episodes):
+        check_finite("actions", ds.actions[ds.episode_slice(e)], where(e))
+        for k in ds.observation_keys:
+            if np.issubdtype(ds.observation_dtype(k), np.floating):
+                check_finite(k, ds.episode_frames(k, e), where(e))
+
+
+def key_mapping(d) -> dict:
+    """``dataset.keys`` as a plain dict (``d.keys`` on a config node is the mapping method)."""
+    node = d["keys"]
+    return dict(OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node or {})
+
+
+def dataset_shapes(d) -> tuple[int | None, int | None]:
+    """(action dim, state dim) of the data ``dataset.*`` names, read without importing it."""
+    if d.source == "file":
+        with OfflineDataset.open(d.path) as ds:
+            state = (int(np.prod(ds.observation_shape("state"))) if "state" in ds.observation_keys
+                     else None)
+            return ds.action_dim, state
+    from orlvlmf.data.importer import ImportOptions
+
+    options = ImportOptions(keys=key_mapping(d), observations=tuple(d.observations),
+                            image_size=d.image_size)
+    return REGISTRY.create("datasets", d.source).shapes(d.path, options)
+
+
+def check_dataset_fits_env(env_cfg, d) -> None:
+    """Refuse, before importing, data whose action / state sizes are not the env's."""
+    from orlvlmf.env import check_env_shapes, make_env
+
+    if not d.path:
+        raise StageError(f"dataset.source={d.source} needs dataset.path (the file or directory to read)")
+    action_dim, state_dim = dataset_shapes(d)
+    env = make_env(env_cfg, observations=("state",))
+    try:
+        check_env_shapes(env, action_dim, state_dim, f"the dataset {d.path}")
+    finally:
+        env.close()
+
+
+def import_dataset(source: str, path: str | None, out: Path, observations, *, keys=None,
+                   image_size: int | None = None, progress: bool = False) -> dict:
     """``dataset.source`` ``file`` or a reader name → ``out``; returns a summary."""
     if not path:
         raise StageError(f"dataset.source={source} needs dataset.path (the file or directory to read)")
+    t0 = time.perf_counter()
     if source == "file":
         with OfflineDataset.open(path) as ds:
             ds.require(observations)
+            check_stored(ds)
         shutil.copyfile(path, out)
     else:
-        reader = REGISTRY.create("datasets", source)
-        reader.read(path, out)
+        from orlvlmf.data.importer import ImportOptions
+
+        options = ImportOptions(keys=dict(keys or {}), observations=tuple(observations),
+                                image_size=image_size, progress=progress)
+        REGISTRY.create("datasets", source).read(path, out, options)
     with OfflineDataset.open(out) as ds:
         ds.require(observations)
         summary = {"transitions": ds.num_transitions, "episodes": ds.num_episodes}
         summary.update({k: v for k, v in ds.metadata.items()
                         if k.startswith("gt_") and isinstance(v, (int, float))})
+        frames = ds.num_transitions + ds.num_episodes
+    summary["frames_per_s"] = round(frames / max(time.perf_counter() - t0, 1e-9), 1)
     return summary
 
 
@@ -163,25 +190,60 @@ class CollectStage(Stage):
     per_seed = False
     description = "roll out the env with a collector (or import a dataset)"
 
+    def missing_simulator(self, cfg) -> str | None:
+        if cfg.dataset.source == "collect" and not (cfg.env and cfg.env.get("name")):
+            return ("dataset.source=collect rolls out a simulator, but the config has no env: set "
+                    "env (e.g. env: {name: cartpole}) or import data (dataset.source: lerobot, "
+                    "robomimic, rlds, minari, episodes or file, with dataset.path)")
+        return None
+
     def run(self, ctx: StageContext) -> dict:
         cfg = ctx.cfg
         d = cfg.dataset
         out = ctx.output("dataset.h5")
+        why = self.missing_simulator(cfg)
+        if why:
+            raise StageError(why)
         try:
+            progress = progress_enabled(cfg.trainer.progress)
             if d.source == "collect":
-                if cfg.env is None or not cfg.env.get("name"):
-                    raise StageError("dataset.source=collect needs an env: set env.name (e.g. "
-                                     "env.name=cartpole) or use dataset.source=file/episodes/minari")
-                progress = bool(OmegaConf.select(cfg, "trainer.progress", default=True))
+                if d.image_size is None:
+                    raise StageError("dataset.image_size: null keeps an imported dataset's frame "
+                                     "size; collecting needs a size (e.g. 128)")
                 summary = collect_dataset(cfg.env, out, quality=d.quality, episodes=d.episodes,
                                           horizon=d.horizon, observations=list(d.observations),
                                           image_size=d.image_size, seed=d.seed,
-                                          progress=progress and sys.stderr.isatty(),
+                                          progress=progress,
                                           workers=d.workers)
             else:
-                summary = import_dataset(d.source, d.path, out, list(d.observations))
+                if cfg.env is not None:  # a simulator beside imported data must be its own
+                    check_dataset_fits_env(cfg.env, d)
+                summary = import_dataset(d.source, d.path, out, list(d.observations), keys=key_mapping(d),
+                                         image_size=d.image_size, progress=progress)
         except (DatasetError, EnvError) as err:
             raise StageError(str(err)) from None
         ctx.log(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in summary.items()))
+        log_dataset(ctx, out, summary)
         return summary
+
+
+def log_dataset(ctx: StageContext, path: Path, summary: dict) -> None:
+    """``tb/collect``: the stage's summary figures and, with ground truth, the GT return and
+    success of every episode (step = episode) and a histogram of the returns."""
+    from orlvlmf.pipeline import tensorboard as tb
+
+    writer = tb.stage_writer(ctx.run_dir, "collect")
+    try:
+        tb.add_scalars(writer, "collect", summary)
+        with OfflineDataset.open(path) as ds:
+            tb.add_scalars(writer, "collect", {"episode_length_mean": ds.num_transitions / max(1, ds.num_episodes)})
+            if ds.has_ground_truth:
+                gt = ds.ground_truth()
+                returns = episode_returns(gt.reward, ds.episode_index)
+                success = episode_success(gt.success, ds.episode_index)
+                tb.add_series(writer, "collect/episode_return", returns)
+                tb.add_series(writer, "collect/episode_success", success.astype(float))
+                writer.add_histogram("collect/episode_return", returns, 0)
+    finally:
+        writer.close()

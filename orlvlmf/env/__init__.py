@@ -17,7 +17,8 @@ Contract of an :class:`Env`::
     env.close()
 
 Actions are always in [-1, 1]^action_dim; episodes end with ``truncated=True`` after ``horizon``
-steps.  Same seed → same episode.
+steps.  Same seed → same episode.  :mod:`orlvlmf.env.rollout` rolls a policy out in an env
+(success rate, GT return): the evaluate stage and the train stage's periodic evaluation use it.
 """
 
 from __future__ import annotations
@@ -218,3 +219,17 @@ def make_env(env_cfg: Any, observations: Sequence[str] = ("state", "image"), ima
 
 __all__ = ["Env", "EnvSpec", "EnvError", "make_env", "default_mujoco_gl", "close_at_exit",
            "OBSERVATION_KINDS"]
+
+
+def check_env_shapes(env: Any, action_dim: int, state_dim: int | None, what: str) -> None:
+    """Refuse ``env`` when its action / state sizes differ from those of ``what`` (a dataset, a
+    policy): a policy is never evaluated in a simulator it was not trained for."""
+    env_state = int(env.state_dim) if getattr(env, "state_dim", None) is not None else None
+    bad = int(env.action_dim) != int(action_dim) or (
+        state_dim is not None and env_state is not None and env_state != int(state_dim))
+    if bad:
+        theirs = f"actions ({int(action_dim)},)" + (f" and states ({int(state_dim)},)"
+                                                     if state_dim is not None else "")
+        raise EnvError(f"env '{env.env_id}' has actions ({int(env.action_dim)},) and states "
+                       f"({env_state},), but {what} has {theirs}: set env to the simulator the data "
+                       f"came from, or drop env (and the stages that need it) for data without one")

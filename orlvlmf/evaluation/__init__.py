@@ -1,1 +1,1 @@
-"""evaluation"""
+"""The ``evaluate`` stage: roll the trained policy out in its env (:mod:`orlvlmf.env.rollout`)."""

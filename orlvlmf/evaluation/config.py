@@ -10,11 +10,12 @@ class EvaluationConfig:
     """Policy rollouts (mean action) in the env plugin.
 
     Episode ``i`` is reset with seed ``seed + i`` (the same episodes for every run seed and every
-    method).  ``save_videos`` rollouts are also written as GIFs of ``video_size`` pixels.
+    method).  The first ``save_videos`` rollouts are also written as GIFs of ``video_size``
+    pixels (``videos/``; shown in the report and TensorBoard; 0: none).
     """
 
     episodes: int = 10
     seed: int = 1000
-    save_videos: int = 0
+    save_videos: int = 2
     video_size: int = 128
     video_fps: int = 20

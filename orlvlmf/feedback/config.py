@@ -5,6 +5,7 @@ against the backend's dataclass below::
 
     feedback: {name: scripted, tie_threshold: 0.0, noise: flip, flip_p: 0.25}
     feedback: {name: litellm, model: gpt-4o, api_key_env: OPENAI_API_KEY, concurrency: 8}
+    feedback: {name: simulated_vlm, position_bias: 0.3, unsure_p: 0.5, both_orders: true}
 
 Secrets never appear here: ``api_key_env`` holds the *name* of an environment variable.
 """
@@ -19,17 +20,28 @@ from typing import Optional
 class PairsConfig:
     """Pairs of frames sampled from the dataset for preference queries.
 
+    ``num_queries`` counts paid queries, the unit a VLM bills: with ``feedback.both_orders`` each
+    pair is two queries, so ``num_queries / 2`` pairs are asked and the cost stays the same.
+
     Each transition ``i`` is shown by its next observation ``o'_i`` (the frame the reward model
     scores by default).  Both frames are drawn uniformly over transitions; two frames of one
     episode must be at least ``min_gap`` steps apart; pairs whose two images are byte-identical
     are skipped.  The sampler is prefix-stable: the first K pairs do not depend on ``num_queries``.
     """
 
-    num_queries: int = 2000
+    num_queries: int = 2000  # paid queries (with feedback.both_orders: 2 per pair)
     min_gap: int = 10  # minimum time gap between two frames of one episode
     seed: int = 0
     image_key: str = "image"  # observation shown to the labeler
     skip_identical: bool = True
+    # uniform: the sampler's first pairs | disagreement: rounds of the pairs the reward ensemble
+    # disagrees on most (orlvlmf.feedback.active)
+    strategy: str = "uniform"
+    initial_queries: int = 500  # disagreement: round 0 (uniform pairs), in queries
+    round_queries: int = 250  # disagreement: queries per later round
+    pool_size: int = 5000  # disagreement: candidate pairs scored per round
+    round_epochs: int = 5  # disagreement: epochs of the brief reward fit before each round
+    round_ensemble: int = 3  # disagreement: members of that fit (>= 2: their spread is the score)
 
 
 @dataclass
@@ -44,7 +56,20 @@ class LabelStoreConfig:
 
 
 @dataclass
-class ScriptedConfig:
+class QueryConfig:
+    """How each pair is asked (shared by every built-in backend's config).
+
+    ``both_orders``: ask each pair as (A, B) and as (B, A), two stored queries; answers that name
+    the same frame give the label, all others (contradictions, abstentions) a tie (-1), which
+    reward training drops or, with ``reward.ties: half``, trains as 0.5
+    (:mod:`orlvlmf.feedback.orders`).  Answers to (A, B) stored by a one-order run are reused.
+    """
+
+    both_orders: bool = False
+
+
+@dataclass
+class ScriptedConfig(QueryConfig):
     """Scripted teacher from ground-truth reward (no network).
 
     label = 0 if r0 - r1 > tie_threshold, 1 if r1 - r0 > tie_threshold, else -1.
@@ -64,24 +89,20 @@ class ScriptedConfig:
 
 
 @dataclass
-class LiteLLMConfig:
-    """A VLM reached through litellm (any model string litellm accepts).
+class ChatConfig(QueryConfig):
+    """How labeling asks a chat backend (every VLM backend's config extends this).
 
-    ``api_base`` points at an OpenAI-compatible server (``model: openai/<name>``, vLLM, Ollama).
-    ``api_key_env`` names the environment variable holding the key (None: litellm's own
-    provider variables, e.g. GEMINI_API_KEY).  Budget caps (``max_queries``, ``max_cost_usd``)
-    apply to one labeling invocation; answers already in the store cost nothing.  Cost comes from
-    litellm's price table, or from ``input_usd_per_mtok`` / ``output_usd_per_mtok`` when set.
+    Prompts (:mod:`orlvlmf.feedback.prompts`): ``prompt_version``, ``two_stage`` (an analysis,
+    then a label line; else one call), frames sent at ``image_size`` px.  Scheduling:
+    ``concurrency`` calls in flight; each call has ``timeout_s`` and up to ``max_retries`` retries,
+    the first waiting ``backoff_s`` * U(0.5, 1.5), doubling up to ``max_backoff_s`` (or what the
+    server's Retry-After says).  Budget caps (``max_queries``, ``max_cost_usd``) apply to one
+    labeling invocation; answers already in the store cost nothing.
     """
 
-    model: str = "gpt-4o"
-    api_base: Optional[str] = None
-    api_key_env: Optional[str] = None
     prompt_version: str = "v1"
     two_stage: bool = True
     image_size: int = 224
-    temperature: float = 0.0
-    max_tokens: int = 600
     concurrency: int = 8
     timeout_s: float = 60.0
     max_retries: int = 5
@@ -89,5 +110,69 @@ class LiteLLMConfig:
     max_backoff_s: float = 60.0
     max_queries: Optional[int] = None
     max_cost_usd: Optional[float] = None
+
+
+@dataclass
+class LiteLLMConfig(ChatConfig):
+    """A VLM reached through litellm (any model string litellm accepts), asked as
+    :class:`ChatConfig` says.
+
+    ``api_base`` points at an OpenAI-compatible server (``model: openai/<name>``, vLLM, Ollama).
+    ``api_key_env`` names the environment variable holding the key (None: litellm's own
+    provider variables, e.g. GEMINI_API_KEY).  Cost comes from litellm's price table, or from
+    ``input_usd_per_mtok`` / ``output_usd_per_mtok`` when set.
+
+    ``batch``: send the queries through the provider's batch API (OpenAI, Azure, or an
+    OpenAI-compatible server with files + batches endpoints such as vLLM: ``model: openai/...``,
+    ``azure/...``, ``hosted_vllm/...``) at batch prices (litellm's ``*_batches`` prices, or the
+    configured ones); the batch is polled every ``batch_poll_s`` seconds and resumed, not
+    resubmitted, after a restart (:mod:`orlvlmf.feedback.labeling.batch`).
+    """
+
+    model: str = "gpt-4o"
+    api_base: Optional[str] = None
+    api_key_env: Optional[str] = None
+    temperature: float = 0.0
+    max_tokens: int = 600
     input_usd_per_mtok: Optional[float] = None
     output_usd_per_mtok: Optional[float] = None
+    batch: bool = False
+    batch_poll_s: float = 30.0
+    batch_window: str = "24h"  # the provider's completion window
+
+
+@dataclass
+class SimulatedVLMConfig(ChatConfig):
+    """A VLM simulated from ground-truth reward: the noise real VLMs show, seeded (no network).
+
+    A chat backend like ``litellm`` (the same dialogue, store, budget and two-stage bookkeeping;
+    its calls cost nothing), answering from the GT reward as follows.
+
+    With d = |r_1 - r_2| / (max r - min r) the reward gap of the two shown frames (Image 1, Image 2)
+    and closeness c(d) = exp(-d / proximity_scale) (1 for equal rewards, -> 0 for far ones), one
+    query is answered by (see :mod:`orlvlmf.feedback.backends.simulated_vlm` for the exact rule):
+
+    * abstain: -1 with probability ``abstain_p`` * c(d);
+    * else unsure with probability ``unsure_p`` * c(d): "Image 1" (0) with probability
+      ``position_bias``, else "Image 2" (1) — 0.5 is a fair guess, 1.0 always names the first;
+    * else sure: the noiseless label (``tie_threshold`` as the scripted teacher), wrong with
+      probability 1 - (1 - ``flip_p`` * c(d)) (1 - ``error_p``): proximity flips and a fixed
+      error rate.
+
+    Every draw derives from (pair key, ``seed``): a query gets the same answer on every run, and
+    the two orders (A, B) and (B, A) are two queries with independent draws -- which flatters
+    asking both orders: a real VLM's hard pairs tend to be hard in both orders.
+    ``order_correlation`` is the share of pairs whose two orders share every draw (the same
+    abstention, the same unsure guess of a *position*, the same flip): 1.0 is the pessimistic case
+    where asking both orders can only turn errors into ties, never catch a flip.
+    """
+
+    tie_threshold: float = 0.0
+    proximity_scale: float = 0.1
+    abstain_p: float = 0.0
+    unsure_p: float = 0.0
+    position_bias: float = 0.5
+    flip_p: float = 0.0
+    error_p: float = 0.0
+    order_correlation: float = 0.0
+    seed: int = 0

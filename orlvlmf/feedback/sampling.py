@@ -59,9 +59,71 @@ class _Digests:
         return self.cache[i]
 
 
-def sample_pairs(dataset, num_queries: int, min_gap: int = 10, seed: int = 0,
-                 image_key: str = "image", skip_identical: bool = True) -> PairSample:
-    """Draw ``num_queries`` pairs (see the module docstring for the rules)."""
+def gap_ok(i: np.ndarray, j: np.ndarray, episode: np.ndarray, step: np.ndarray, min_gap: int) -> np.ndarray:
+    """Mask of candidate pairs (i, j) allowed as a query: i != j, ``min_gap`` apart in one episode."""
+    return (i != j) & ((episode[i] != episode[j]) | (np.abs(step[i] - step[j]) >= min_gap))
+
+
+class PairFilter:
+    """Keeps offered candidate pairs, in order, that are new questions (see the module docstring).
+
+    Its memory (index pairs and picture pairs kept so far) lets later offers, e.g. the rounds of
+    active selection, never repeat a question kept before, in either order.
+    """
+
+    def __init__(self, dataset, image_key: str = "image", skip_identical: bool = True):
+        self.digests = _Digests(dataset, image_key)
+        self.skip_identical = skip_identical
+        self.seen: set[tuple[int, int]] = set()
+        self.seen_images: set[tuple[bytes, bytes]] = set()
+        self.idx0: list[int] = []
+        self.idx1: list[int] = []
+        self.keys: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.idx0)
+
+    def offer(self, cand: np.ndarray, limit: int | None = None) -> int:
+        """Keep the new pairs of ``cand`` (M, 2) in order until ``limit`` are kept in all."""
+        cand = np.asarray(cand, np.int64).reshape(-1, 2)
+        if len(cand):
+            self.digests.fill(cand.reshape(-1))  # pair keys need them; also the identical-image check
+        before = len(self.idx0)
+        for a, b in cand.tolist():
+            if limit is not None and len(self.idx0) >= limit:
+                break
+            pair = (a, b) if a < b else (b, a)
+            if pair in self.seen:
+                continue
+            da, db = self.digests[a], self.digests[b]
+            if self.skip_identical and da == db:
+                continue
+            images = (da, db) if da < db else (db, da)
+            if images in self.seen_images:
+                continue
+            self.seen.add(pair)
+            self.seen_images.add(images)
+            self.idx0.append(a)
+            self.idx1.append(b)
+            self.keys.append(pair_key_from_digests(da, db))
+        return len(self.idx0) - before
+
+    def sample(self, start: int = 0) -> PairSample:
+        """The pairs kept from position ``start`` on."""
+        return PairSample(np.asarray(self.idx0[start:], np.int64), np.asarray(self.idx1[start:], np.int64),
+                          self.keys[start:])
+
+
+def reverse_pair_keys(dataset, image_key: str, idx0: np.ndarray, idx1: np.ndarray) -> list[str]:
+    """Pair keys of the swapped pairs (o'_idx1 shown first): the keys of the (B, A) queries."""
+    digests = _Digests(dataset, image_key)
+    idx0, idx1 = np.asarray(idx0, np.int64), np.asarray(idx1, np.int64)
+    digests.fill(np.concatenate([idx0, idx1]))
+    return [pair_key_from_digests(digests[b], digests[a]) for a, b in zip(idx0.tolist(), idx1.tolist())]
+
+
+def check_pair_request(dataset, num_queries: int, min_gap: int, image_key: str) -> None:
+    """Raise PairSamplingError naming the setting that makes a request impossible."""
     if num_queries <= 0:
         raise PairSamplingError(f"pairs.num_queries must be positive, got {num_queries}")
     if min_gap < 0:
@@ -74,15 +136,17 @@ def sample_pairs(dataset, num_queries: int, min_gap: int = 10, seed: int = 0,
     n = int(dataset.num_transitions)
     if n < 2:
         raise PairSamplingError(f"the dataset has {n} transition(s); at least 2 are needed for pairs")
+
+
+def sample_pairs(dataset, num_queries: int, min_gap: int = 10, seed: int = 0,
+                 image_key: str = "image", skip_identical: bool = True) -> PairSample:
+    """Draw ``num_queries`` pairs (see the module docstring for the rules)."""
+    check_pair_request(dataset, num_queries, min_gap, image_key)
+    n = int(dataset.num_transitions)
     ep = np.asarray(dataset.episode_index)
     step = np.asarray(dataset.step_index)
     rng = np.random.default_rng(seed)
-    digests = _Digests(dataset, image_key)
-    seen: set[tuple[int, int]] = set()
-    seen_images: set[tuple[bytes, bytes]] = set()
-    idx0: list[int] = []
-    idx1: list[int] = []
-    keys: list[str] = []
+    kept = PairFilter(dataset, image_key, skip_identical)
     tried = 0
     last_gain = 0
     for chunk in range(MAX_CHUNKS):
@@ -90,45 +154,37 @@ def sample_pairs(dataset, num_queries: int, min_gap: int = 10, seed: int = 0,
             break
         cand = rng.integers(0, n, size=(CHUNK, 2), dtype=np.int64)
         tried += CHUNK
-        i, j = cand[:, 0], cand[:, 1]
-        ok = (i != j) & ((ep[i] != ep[j]) | (np.abs(step[i] - step[j]) >= min_gap))
-        cand = cand[ok]
-        if len(cand):
-            digests.fill(cand.reshape(-1))  # pair keys need them; also the identical-image check
-        for a, b in cand.tolist():
-            pair = (a, b) if a < b else (b, a)
-            if pair in seen:
-                continue
-            da, db = digests[a], digests[b]
-            if skip_identical and da == db:
-                continue
-            images = (da, db) if da < db else (db, da)
-            if images in seen_images:
-                continue
-            seen.add(pair)
-            seen_images.add(images)
+        if kept.offer(cand[gap_ok(cand[:, 0], cand[:, 1], ep, step, min_gap)], num_queries):
             last_gain = chunk
-            idx0.append(a)
-            idx1.append(b)
-            keys.append(pair_key_from_digests(da, db))
-            if len(idx0) == num_queries:
-                return PairSample(np.asarray(idx0, np.int64), np.asarray(idx1, np.int64), keys)
+        if len(kept) == num_queries:
+            return kept.sample()
     raise PairSamplingError(
-        f"found only {len(idx0)} valid pairs out of {tried} candidates for pairs.num_queries="
+        f"found only {len(kept)} valid pairs out of {tried} candidates for pairs.num_queries="
         f"{num_queries} (dataset: {n} transitions in {dataset.num_episodes} episodes, "
         f"min_gap={min_gap}, skip_identical={skip_identical}). Lower pairs.num_queries or "
         f"pairs.min_gap, or collect more varied data")
 
 
+def disagreement(r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
+    """Ensemble disagreement on P(first < second) of each pair.
+
+    ``r0``, ``r1``: (E, P) rewards the E members give each pair's first and second frame.
+    Returns (P,) std_e P_e with P_e = sigmoid(r1_e - r0_e) = P_e[second frame preferred].
+    """
+    r0 = np.asarray(r0, dtype=np.float64)
+    r1 = np.asarray(r1, dtype=np.float64)
+    if r0.shape != r1.shape or r0.ndim != 2 or r0.shape[0] < 2:
+        raise ValueError(f"member rewards must be two (E >= 2, P) arrays, got {r0.shape} and {r1.shape}")
+    return (1.0 / (1.0 + np.exp(-(r1 - r0)))).std(axis=0)
+
+
 def order_by_disagreement(idx0: np.ndarray, idx1: np.ndarray, ensemble_rewards: np.ndarray) -> np.ndarray:
     """Query order, most informative first, from a reward-model ensemble's predictions.
 
-    ``ensemble_rewards``: (E, N) predicted reward of every transition by E members.  For each pair
-    the members' preference probabilities P_e = sigmoid(r_e[idx1] - r_e[idx0]) are computed; the
-    pairs are ordered by their standard deviation over members, largest first (stable order).
+    ``ensemble_rewards``: (E, N) predicted reward of every transition by E members; pairs are
+    ordered by :func:`disagreement`, largest first (stable order).
     """
     r = np.asarray(ensemble_rewards, dtype=np.float64)
     if r.ndim != 2 or r.shape[0] < 2:
         raise ValueError(f"ensemble_rewards must be (E >= 2, N), got shape {r.shape}")
-    p = 1.0 / (1.0 + np.exp(-(r[:, idx1] - r[:, idx0])))
-    return np.argsort(-p.std(axis=0), kind="stable")
+    return np.argsort(-disagreement(r[:, idx0], r[:, idx1]), kind="stable")

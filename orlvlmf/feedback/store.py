@@ -13,7 +13,11 @@ The database runs in WAL mode: an answer committed before a ``kill -9`` is on di
 may share one store file (``labels.shared_path``); SQLite's locking serialises their writes.
 Runs sharing a store reuse each other's *stored* answers; two runs asking the same new query at
 the same moment both send it (there is no cross-process claim on in-flight queries).
-Table ``sessions`` keeps one row per labeling invocation (counts, cost, stop reason).
+Table ``sessions`` keeps one row per labeling invocation (counts, cost, stop reason); table
+``batches`` one row per provider batch (``feedback.batch``): its ``tag`` (written *before* the
+batch is created, so a run killed while creating it can find it by tag), the provider's batch id,
+the step (``vision`` / ``label`` / ``single``), the query keys it holds and whether its results
+were stored (``submitting`` -> ``submitted`` -> ``done``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,16 @@ CREATE TABLE IF NOT EXISTS sessions (
     answered INTEGER DEFAULT 0, failed INTEGER DEFAULT 0, retries INTEGER DEFAULT 0,
     calls INTEGER DEFAULT 0, cost_usd REAL DEFAULT 0, seconds REAL, stop_reason TEXT
 );
+CREATE TABLE IF NOT EXISTS batches (
+    tag TEXT PRIMARY KEY, batch_id TEXT, step TEXT, backend TEXT, model TEXT,
+    status TEXT NOT NULL, provider_status TEXT, requests INTEGER, query_keys TEXT,
+    session_id INTEGER, created_at REAL, updated_at REAL
+);
 """
+
+BATCH_COLUMNS: tuple[str, ...] = ("tag", "batch_id", "step", "backend", "model", "status",
+                                  "provider_status", "requests", "query_keys", "session_id",
+                                  "created_at", "updated_at")
 
 SESSION_FIELDS = ("requested", "cached", "sent", "answered", "failed", "retries", "calls",
                   "cost_usd", "seconds", "stop_reason")
@@ -193,6 +206,36 @@ class LabelStore:
         values = list(fields.values()) + [now] + ([now] if finished else [])
         self.conn.execute(f"UPDATE sessions SET {sets} WHERE id=?", values + [session_id])
 
+    # -- provider batches -----------------------------------------------------------------------
+    def put_batch(self, tag: str, **fields: Any) -> None:
+        """Insert or update the row of the batch ``tag`` (``query_keys``: a list) and commit."""
+        import json
+
+        unknown = set(fields) - set(BATCH_COLUMNS)
+        if unknown:
+            raise StoreError(f"unknown batch column(s) {sorted(unknown)}")
+        if "query_keys" in fields:
+            fields["query_keys"] = json.dumps(list(fields["query_keys"]))
+        row = {"tag": tag, "created_at": time.time(), "updated_at": time.time(), **fields}
+        cols = list(row)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in cols if c not in ("tag", "created_at"))
+        with self._transaction():
+            self.conn.execute(f"INSERT INTO batches ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                              f"ON CONFLICT(tag) DO UPDATE SET {updates}", [row[c] for c in cols])
+
+    def batches(self, open_only: bool = False) -> list[dict]:
+        """Batch rows (``query_keys`` as a list), oldest first; ``open_only``: not yet ``done``."""
+        import json
+
+        sql = "SELECT * FROM batches" + (" WHERE status != 'done'" if open_only else "") + " ORDER BY rowid"
+        try:
+            rows = [dict(r) for r in self.conn.execute(sql)]
+        except sqlite3.OperationalError:  # a read-only store written before batches existed
+            return []
+        for r in rows:
+            r["query_keys"] = json.loads(r["query_keys"] or "[]")
+        return rows
+
     # -- export -------------------------------------------------------------------------------
     def snapshot(self, dst: str | Path, keys: Iterable[str] | None = None,
                  session_ids: Iterable[int] | None = None) -> Path:
@@ -218,6 +261,16 @@ class LabelStore:
                 cols = list(sess[0])
                 out.executemany(f"INSERT INTO sessions ({', '.join(cols)}) VALUES "
                                 f"({', '.join('?' * len(cols))})", [tuple(s[c] for c in cols) for s in sess])
+            wanted_keys = None if keys is None else {r["query_key"] for r in rows}
+            batch_rows = [b for b in self.batches()
+                          if wanted_keys is None or wanted_keys & set(b["query_keys"])]
+            if batch_rows:
+                import json
+
+                cols = list(batch_rows[0])
+                out.executemany(f"INSERT INTO batches ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                                [tuple(json.dumps(b[c]) if c == "query_keys" else b[c] for c in cols)
+                                 for b in batch_rows])
             out.execute("COMMIT")
         finally:
             out.close()

@@ -61,6 +61,23 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def write_npz(path: str | Path, arrays: dict[str, Any]) -> Path:
+    """``np.savez`` with fixed zip timestamps: the same arrays give the same bytes (and hash)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    path = Path(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            zf.writestr(info, buf.getvalue())
+    return path
+
+
 class Manifest:
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / MANIFEST

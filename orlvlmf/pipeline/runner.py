@@ -24,8 +24,8 @@ from typing import Any, Callable, Iterable
 from omegaconf import DictConfig, OmegaConf
 
 from orlvlmf.pipeline.manifest import Manifest, atomic_write_text, canonical_hash
-from orlvlmf.pipeline.stage import Stage, StageContext, StageError, StageUnavailable, log
-from orlvlmf.registry import REGISTRY, RegistryError
+from orlvlmf.pipeline.stage import Stage, StageContext, StageError
+from orlvlmf.registry import REGISTRY
 
 SAVED_CONFIG = "config.yaml"
 
@@ -51,18 +51,8 @@ def _seed_dir(seed: int | None) -> str:
 
 
 def load_stage(name: str) -> Stage:
-    try:
-        return REGISTRY.create("stages", name)
-    except RegistryError as err:
-        from orlvlmf.config.schema import DEFAULT_STAGES
-
-        if name in DEFAULT_STAGES:
-            raise StageUnavailable(
-                f"stage '{name}' is not available yet: its implementation has not landed in this "
-                f"version of orlvlmf. Run the stages before it on their own (e.g. `orlvlmf "
-                f"{DEFAULT_STAGES[0]} --config ...`), or drop it with stages=[...]"
-            ) from None
-        raise StageUnavailable(f"stage '{name}' is not available: {err}") from None
+    """The registered stage ``name`` (a :class:`RegistryError` lists the stages there are)."""
+    return REGISTRY.create("stages", name)
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> Path:
@@ -77,6 +67,32 @@ def _section(cfg: DictConfig, dotted: str) -> Any:
     if isinstance(node, DictConfig) or OmegaConf.is_list(node):
         return OmegaConf.to_container(node, resolve=True)
     return node
+
+
+def stage_seeds(cfg: DictConfig, stage: Stage) -> list[int | None]:
+    """The seeds a stage runs for under ``cfg`` (``[None]`` for a stage that is not per seed)."""
+    return list(cfg.seeds) if stage.per_seed else [None]
+
+
+def input_keys(cfg: DictConfig, ref: str, seed: int | None) -> list[tuple[str, str, str]]:
+    """(name seen by the stage, manifest key, relative path) for one input reference.
+
+    A per-seed artifact read by a stage that is not per seed expands to one input per seed,
+    named ``stage/artifact@seed<k>``.
+    """
+    stage_name, artifact = ref.split("/", 1)
+    if not load_stage(stage_name).per_seed:
+        return [(ref, stage_name, artifact)]
+    if seed is not None:
+        return [(ref, stage_key(stage_name, seed), _seed_dir(seed) + artifact)]
+    return [(f"{ref}@seed{s}", stage_key(stage_name, s), _seed_dir(s) + artifact) for s in cfg.seeds]
+
+
+def fingerprint(cfg: DictConfig, stage: Stage, name: str, seed: int | None, input_hashes: dict) -> str:
+    """sha256(stage name, version, seed, the config sections it reads, its input artifact hashes)."""
+    return canonical_hash({"stage": name, "version": stage.version, "seed": seed,
+                           "sections": {s: _section(cfg, s) for s in stage.config_sections(cfg)},
+                           "inputs": input_hashes})
 
 
 def _replace(src: Path, dst: Path) -> None:
@@ -104,26 +120,12 @@ class Pipeline:
 
     # -- helpers --------------------------------------------------------------------------------
     def _seeds(self, stage: Stage) -> list[int | None]:
-        return list(self.cfg.seeds) if stage.per_seed else [None]
-
-    def _input_keys(self, ref: str, seed: int | None) -> list[tuple[str, str, str]]:
-        """(name seen by the stage, manifest key, relative path) for one input reference.
-
-        A per-seed artifact read by a stage that is not per seed expands to one input per seed,
-        named ``stage/artifact@seed<k>``.
-        """
-        stage_name, artifact = ref.split("/", 1)
-        if not load_stage(stage_name).per_seed:
-            return [(ref, stage_name, artifact)]
-        if seed is not None:
-            return [(ref, stage_key(stage_name, seed), _seed_dir(seed) + artifact)]
-        return [(f"{ref}@seed{s}", stage_key(stage_name, s), _seed_dir(s) + artifact)
-                for s in self.cfg.seeds]
+        return stage_seeds(self.cfg, stage)
 
     def _inputs(self, stage: Stage, name: str, seed: int | None) -> tuple[dict[str, Path], dict]:
         paths, hashes = {}, {}
         for ref in stage.input_refs(self.cfg):
-            for label, key, rel in self._input_keys(ref, seed):
+            for label, key, rel in input_keys(self.cfg, ref, seed):
                 outputs = self.manifest.outputs_intact(self.run_dir, key)
                 if outputs is None or rel not in outputs:
                     raise StageError(
@@ -136,15 +138,20 @@ class Pipeline:
         return paths, hashes
 
     def fingerprint(self, stage: Stage, name: str, seed: int | None, input_hashes: dict) -> str:
-        return canonical_hash(
-            {
-                "stage": name,
-                "version": stage.version,
-                "seed": seed,
-                "sections": {s: _section(self.cfg, s) for s in stage.sections},
-                "inputs": input_hashes,
-            }
-        )
+        return fingerprint(self.cfg, stage, name, seed, input_hashes)
+
+    def up_to_date(self, name: str, seed: int | None = None) -> bool:
+        """Whether stage ``name`` (for ``seed``) has run on this config and its outputs are intact."""
+        stage = load_stage(name)
+        seed = seed if stage.per_seed else None
+        try:
+            _, input_hashes = self._inputs(stage, name, seed)
+        except StageError:
+            return False
+        key = stage_key(name, seed)
+        rec = self.manifest.get(key)
+        return (rec is not None and rec.get("fingerprint") == self.fingerprint(stage, name, seed, input_hashes)
+                and self.manifest.outputs_intact(self.run_dir, key) is not None)
 
     # -- running --------------------------------------------------------------------------------
     def run_stage(self, name: str, force: bool = False) -> list[StageResult]:
@@ -208,9 +215,26 @@ class Pipeline:
         return StageResult(key, "ran", seconds, summary)
 
     def run(self, names: Iterable[str] | None = None, force: bool = False) -> list[StageResult]:
+        """Run ``names`` (default: ``cfg.stages``) in order.
+
+        Before any work: unknown stages fail; a stage that needs a simulator the config lacks
+        (no ``env``) is refused — or, when it is ``simulator_optional`` and was not asked for
+        explicitly (a single-stage command or a ``stages`` list of one's own), skipped with one line.
+        """
+        from orlvlmf.config.schema import DEFAULT_STAGES
+
+        explicit = names is not None or list(self.cfg.stages) != DEFAULT_STAGES
         names = list(names if names is not None else self.cfg.stages)
-        for n in names:  # fail before any work if a stage is unknown or not landed yet
-            load_stage(n)
+        runnable = []
+        for n in names:  # fail before any work if a stage is unknown or cannot run
+            why = load_stage(n).missing_simulator(self.cfg)
+            if why is None:
+                runnable.append(n)
+            elif load_stage(n).simulator_optional and not explicit:
+                self.echo(f"{n}: skipped ({why})")
+            else:
+                raise StageError(f"stage '{n}' cannot run: {why}")
+        names = runnable
         results: list[StageResult] = []
         for n in names:
             results += self.run_stage(n, force=force)

@@ -130,12 +130,20 @@ class TransitionBuffer:
         self.data[:, o2] = (self.data[:, o2] - mean) / std
 
 
-def buffer_from_dataset(ds: Any, key: str, rewards: np.ndarray) -> TransitionBuffer:
-    """A buffer over ``ds`` (an :class:`~orlvlmf.data.dataset.OfflineDataset`) observation ``key``."""
+def buffer_from_dataset(ds: Any, key: str, rewards: np.ndarray, actions: np.ndarray | None = None,
+                        transitions: np.ndarray | None = None) -> TransitionBuffer:
+    """A buffer over ``ds`` (an :class:`~orlvlmf.data.dataset.OfflineDataset`) observation ``key``.
+
+    ``actions``: (N, A) replacing the dataset's (e.g. scaled to [-1, 1]); ``transitions``: the
+    indices to keep (default all; ``rewards`` and ``actions`` are indexed with them too).
+    """
     ds.require([key])
+    actions = ds.actions if actions is None else actions
+    keep = np.arange(ds.num_transitions) if transitions is None else np.asarray(transitions, np.int64)
     if len(ds.observation_shape(key)) == 1:
-        return TransitionBuffer(ds.load_all(key).astype(np.float32), ds.actions, rewards,
-                                ds.terminals, next_obs=ds.load_all(key, next=True).astype(np.float32))
+        return TransitionBuffer(ds.load_all(key)[keep].astype(np.float32), actions[keep], rewards[keep],
+                                ds.terminals[keep],
+                                next_obs=ds.load_all(key, next=True)[keep].astype(np.float32))
     frames = np.concatenate([ds.episode_frames(key, e) for e in range(ds.num_episodes)], axis=0)
     rows = np.arange(ds.num_transitions) + ds.episode_index
-    return TransitionBuffer(frames, ds.actions, rewards, ds.terminals, frame_rows=rows)
+    return TransitionBuffer(frames, actions[keep], rewards[keep], ds.terminals[keep], frame_rows=rows[keep])

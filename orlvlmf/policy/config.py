@@ -1,33 +1,33 @@
 """Configs of the policy stage: ``train`` (how long, which reward) and the learners' own nodes.
 
 Light module: no torch.  ``policy: {name: iql, ...}`` is checked against :class:`IQLConfig`
-(registered with the ``iql`` learner in :mod:`orlvlmf.policy.learners`).
+(registered with the ``iql`` learner in :mod:`orlvlmf.policy.learners`).  The reward column
+the learner trains on is :mod:`orlvlmf.reward.column`'s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.loader import component_field
-
-REWARD_SOURCES = ("learned", "ground_truth", "average", "clip")
-#: reward source → the upstream artifact holding its reward column (the others read the dataset's GT)
-REWARD_ARTIFACTS = {"learned": "relabel/rewards.npz", "clip": "clip_reward/rewards.npz"}
+from orlvlmf.config.structured import component_field
 
 
 @dataclass
 class TrainConfig:
-    """How long and how often: learner hyperparameters live in the learner's own config.
+    """How long, how often, and on which reward column (learner hyperparameters live in the
+    learner's own config).
 
-    ``reward`` picks what the learner is trained on:
-      * ``learned``: ``relabel/rewards.npz`` (the reward model's relabeling; already normalised);
-      * ``ground_truth``: the dataset's true reward (oracle baseline "IQL GT reward");
-      * ``average``: every transition gets the mean true reward (baseline "IQL avg. reward").
-    ``true_reward_normalize`` maps the true reward the way ``relabel.normalize`` maps the learned one
-    (default ``minmax``: [min, max] of the dataset -> [0, 1], so IQL-GT and ours train on the same
-    span; MetaWorld's 0–10 reward becomes the ×0.1 the IQL references use); the average is taken
-    after it.  ``reward_scale`` multiplies whichever column is used.
+    ``reward`` picks the column (see :mod:`orlvlmf.reward.column`): ``learned`` (the relabeling,
+    ``relabel/rewards.npz``), ``clip`` (``clip_reward/rewards.npz``), ``ground_truth`` (the
+    dataset's true reward: the "IQL GT reward" baseline) or ``average`` (its mean on every
+    transition: "IQL avg. reward").  ``true_reward_normalize`` maps the true reward the way
+    ``relabel.normalize`` maps the learned one (default ``minmax``: [min, max] of the dataset ->
+    [0, 1], so IQL-GT and ours train on the same span; MetaWorld's 0–10 reward becomes the ×0.1 the
+    IQL references use); the average is taken after it.  ``reward_scale`` multiplies the column.
+    ``holdout_episodes``: share of the episodes kept out of training for the offline diagnostics in
+    ``train_metrics.json`` (action error against the data, Q / V); ``null``: 0.1 when the run has
+    no env to evaluate in, else 0 (simulator runs train on every episode).
     """
 
     steps: int = 30000
@@ -35,10 +35,11 @@ class TrainConfig:
     eval_episodes: int = 5  # rollouts per periodic evaluation during training
     checkpoint_every: int = 5000
     log_every: int = 250
-    reward: str = "learned"  # learned | ground_truth | average
+    reward: str = "learned"  # learned | clip | ground_truth | average
     true_reward_normalize: str = "minmax"  # none | minmax | zscore | iql (for ground_truth/average)
     reward_scale: float = 1.0
     seed: int = 0  # added to the run seed
+    holdout_episodes: Optional[float] = None
 
 
 @dataclass

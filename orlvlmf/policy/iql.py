@@ -24,12 +24,14 @@ one Adam per net (V, Q, actor), the actor's learning rate on a cosine decay to 0
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from orlvlmf.policy.base import Learner, cosine_lr
+from orlvlmf.policy import gaussian
+from orlvlmf.policy.base import Learner
 from orlvlmf.policy.buffer import Batch
 from orlvlmf.policy.config import IQLConfig
 from orlvlmf.policy.fast_linear import accelerate_linears
@@ -52,6 +54,13 @@ def q_loss(q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor) -> torch.Te
     return ((q1 - target).square() + (q2 - target).square()).mean()
 
 
+def cosine_lr(base: float, step: int, total: int) -> float:
+    """lr_t = base · (1 + cos(pi · min(t, T) / T)) / 2 (the actor's schedule)."""
+    if total <= 0:
+        return base
+    return base * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
 def _adam(params, lr: float) -> torch.optim.Optimizer:
     params = list(params)
     try:  # fused Adam exists for CPU and CUDA tensors in torch >= 2.4
@@ -61,10 +70,8 @@ def _adam(params, lr: float) -> torch.optim.Optimizer:
 
 
 class IQL(Learner):
-    """Registered as learner ``iql`` (:mod:`orlvlmf.policy.learners`); config :class:`IQLConfig`."""
+    """Learner ``iql`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`IQLConfig`."""
 
-    Config = IQLConfig
-    registry_name = "iql"
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__(cfg, obs_spec, action_dim)
@@ -92,14 +99,16 @@ class IQL(Learner):
 
     def on_train_start(self) -> None:
         super().on_train_start()
-        self.on_bare_start()
+        self._target_pairs = None  # the parameters as the Trainer placed them
 
-    def on_bare_start(self) -> None:
-        self._target_pairs = (list(self.target_q.parameters()), list(self.q.parameters()))
+    def _polyak_pairs(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        if self._target_pairs is None:
+            self._target_pairs = (list(self.target_q.parameters()), list(self.q.parameters()))
+        return self._target_pairs
 
     def update(self, batch: Batch, want_metrics: bool) -> dict[str, float] | None:
         c: IQLConfig = self.cfg
-        v_opt, q_opt, pi_opt = self._optimizers()
+        v_opt, q_opt, pi_opt = self.current_optimizers()
         obs, act = batch.obs, batch.actions
         n = act.shape[0]
         # 1. V: expectile regression to min of the target twin Q
@@ -119,7 +128,7 @@ class IQL(Learner):
             w = awr_weights(adv, c.beta, c.adv_clip)
             target = batch.rewards + c.gamma * batch.masks * v_next
         mean, log_std = self.actor(obs)
-        logp = GaussianActor.log_prob(mean, log_std, act)
+        logp = gaussian.log_prob(mean, log_std, act)
         pi_loss = -(w * logp).mean()
         q1, q2 = self.q(obs, act)
         td_loss = q_loss(q1, q2, target)
@@ -132,7 +141,8 @@ class IQL(Learner):
         q_opt.step()
         # 4. Polyak averaging of the target twin Q
         with torch.no_grad():
-            torch._foreach_lerp_(self._target_pairs[0], self._target_pairs[1], c.target_rate)
+            targets, online = self._polyak_pairs()
+            torch._foreach_lerp_(targets, online, c.target_rate)
         if not want_metrics:
             return None
         return {
@@ -145,7 +155,7 @@ class IQL(Learner):
 
     # -- acting ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def act(self, obs: np.ndarray | torch.Tensor) -> np.ndarray:
+    def unit_action(self, obs: np.ndarray | torch.Tensor) -> np.ndarray:
         """Mean action tanh(mu(o)) clipped to [-1, 1]; one observation or a batch."""
         x = torch.as_tensor(np.asarray(obs) if not torch.is_tensor(obs) else obs, device=self.device)
         single = x.dim() == len(self.obs_shape)
@@ -163,3 +173,21 @@ class IQL(Learner):
                 self.actor.train()
         out = mean.clamp(-1.0, 1.0).cpu().numpy()
         return out[0] if single else out
+
+    @torch.no_grad()
+    def q_and_v(self, obs: np.ndarray, unit_actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """min(Q_1, Q_2)(s, a) and V(s) for a batch (actions in [-1, 1], see ``to_unit_actions``)."""
+        x = torch.as_tensor(np.asarray(obs), device=self.device)
+        if self.flat:
+            x = self.normalize(x.float())
+        a = torch.as_tensor(np.asarray(unit_actions, np.float32), device=self.device)
+        modes = [(m, m.training) for m in (self.q, self.value)]
+        for m, _ in modes:
+            m.eval()
+        try:
+            q1, q2 = self.q(x, a)
+            v = self.value(x)
+        finally:
+            for m, was in modes:
+                m.train(was)
+        return torch.minimum(q1, q2).reshape(-1).cpu().numpy(), v.reshape(-1).cpu().numpy()

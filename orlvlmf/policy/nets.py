@@ -8,45 +8,22 @@ Observation encoders come from the registry (kind ``encoders``, uniform construc
 * image / point-cloud encoders (``resnet``, ``pointnet2``) give features f(o); heads are MLPs
   with ``head_hidden`` layers: V = h(f), Q = h([f, a]), mu = tanh(h(f)).
 
-Actor: tanh-squashed *mean* (not a squashed distribution) and a state-independent
-``log sigma`` clipped to ``[log_std_min, log_std_max]``::
-
-    log pi(a | s) = sum_j [ -(a_j - mu_j)^2 / (2 sigma_j^2) - log sigma_j - log(2 pi) / 2 ]
+Heads are :func:`orlvlmf.encoders.mlp.mlp` with orthogonal init.  Actor: tanh-squashed *mean*
+(not a squashed distribution) and a state-independent ``log sigma`` clipped to
+``[log_std_min, log_std_max]``; its log-density is :func:`orlvlmf.policy.gaussian.log_prob`.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
-_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+from orlvlmf.encoders import build_encoder
+from orlvlmf.encoders.mlp import mlp
+from orlvlmf.registry import REGISTRY
 
-
-def head_mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
-    """ReLU MLP ``in_dim -> hidden... -> out_dim``, orthogonal init (gain sqrt 2, last 1), zero bias."""
-    layers: list[nn.Module] = []
-    d = in_dim
-    for h in hidden:
-        lin = nn.Linear(d, h)
-        nn.init.orthogonal_(lin.weight, math.sqrt(2))
-        nn.init.zeros_(lin.bias)
-        layers += [lin, nn.ReLU()]
-        d = h
-    out = nn.Linear(d, out_dim)
-    nn.init.orthogonal_(out.weight, 1.0)
-    nn.init.zeros_(out.bias)
-    layers.append(out)
-    return nn.Sequential(*layers)
-
-
-def build_encoder(node: dict[str, Any], obs_shape: Sequence[int], observation: str) -> nn.Module:
-    from orlvlmf.reward.encoders import build_encoder as _build
-
-    options = {k: v for k, v in node.items() if k != "name"}
-    return _build(node["name"], tuple(obs_shape), observation=observation, **options)
 
 
 class Net(nn.Module):
@@ -59,8 +36,6 @@ class Net(nn.Module):
     def __init__(self, encoder_node: dict, obs_shape: Sequence[int], observation: str,
                  action_dim: int, out_dim: int, head_hidden: Sequence[int], with_action: bool):
         super().__init__()
-        from orlvlmf.registry import REGISTRY
-
         self.with_action = with_action
         self.concat_input = getattr(REGISTRY.get("encoders", encoder_node["name"]), "kind",
                                     None) == "state"
@@ -70,12 +45,12 @@ class Net(nn.Module):
                                  f"observation '{observation}' has shape {tuple(obs_shape)}; pick "
                                  f"policy.encoder resnet (images) or pointnet2 (point clouds)")
             in_shape = (obs_shape[0] + (action_dim if with_action else 0),)
-            self.encoder = build_encoder(encoder_node, in_shape, observation)
-            self.head = head_mlp(self.encoder.out_dim, (), out_dim)
+            self.encoder = build_encoder(obs_shape=in_shape, observation=observation, **encoder_node)
+            self.head = mlp([self.encoder.out_dim, out_dim], init="orthogonal")
         else:
-            self.encoder = build_encoder(encoder_node, obs_shape, observation)
+            self.encoder = build_encoder(obs_shape=obs_shape, observation=observation, **encoder_node)
             feat = self.encoder.out_dim + (action_dim if with_action else 0)
-            self.head = head_mlp(feat, head_hidden, out_dim)
+            self.head = mlp([feat, *head_hidden, out_dim], init="orthogonal")
 
     def forward(self, obs: torch.Tensor, act: torch.Tensor | None = None) -> torch.Tensor:
         if self.concat_input:
@@ -124,9 +99,3 @@ class GaussianActor(nn.Module):
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log_std): mean = tanh(net(o)) in (-1, 1), log_std clipped, shape (A,)."""
         return torch.tanh(self.net(obs)), self.log_std.clamp(self.log_std_min, self.log_std_max)
-
-    @staticmethod
-    def log_prob(mean: torch.Tensor, log_std: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
-        """Diagonal Gaussian log-density summed over action dims, (B,)."""
-        z = (act - mean) * torch.exp(-log_std)
-        return (-0.5 * z.square() - log_std).sum(-1) - _HALF_LOG_2PI * act.shape[-1]

@@ -1,11 +1,17 @@
 """Stage ``train``: fit the configured learner (IQL by default) on the relabeled dataset.
 
-Reward column by ``train.reward``: ``learned`` (``relabel/rewards.npz``), ``ground_truth`` or
-``average`` (the dataset's true reward mapped by ``train.true_reward_normalize``, or its mean on
-every transition), times ``train.reward_scale``.  Every ``train.eval_every`` steps the policy is rolled out in the env
-(``train.eval_episodes`` episodes, mean action); metrics go to TensorBoard under
-``<run>/tb/train/seed_<k>`` and to ``train_metrics.json``.  ``last.ckpt`` in the stage's work dir
-is rewritten every ``train.checkpoint_every`` steps; an interrupted stage resumes from it.
+The reward column is ``train.reward``'s (:mod:`orlvlmf.reward.column`: learned, clip,
+ground_truth or average), times ``train.reward_scale``.  Every ``train.eval_every`` steps the
+policy is rolled out in the env (``train.eval_episodes`` episodes, mean action, see
+:mod:`orlvlmf.env.rollout`; skipped with one line when the run has no env);
+metrics go to TensorBoard under ``<run>/tb/train/seed_<k>`` and to ``train_metrics.json``.
+``last.ckpt`` in the stage's work dir is rewritten every ``train.checkpoint_every`` steps; an
+interrupted stage resumes from it.
+
+Actions outside [-1, 1] are scaled to [-1, 1] for training and the policy acts in the data's
+units (:mod:`orlvlmf.policy.normalization`).  ``train.holdout_episodes`` keeps episodes out of
+training for the offline diagnostics in ``train_metrics.json["offline"]``
+(:mod:`orlvlmf.policy.offline`).
 """
 
 from __future__ import annotations
@@ -14,43 +20,13 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from orlvlmf.pipeline.stage import Stage, StageContext, StageError
-from orlvlmf.policy.config import REWARD_ARTIFACTS, REWARD_SOURCES
+from orlvlmf.pipeline.stage import Stage, StageContext
 from orlvlmf.registry import register
-
-
-def select_rewards(ds: Any, source: str, rewards_path: Path | None, scale: float = 1.0,
-                   true_normalize: str = "none") -> np.ndarray:
-    """The (N,) reward column IQL trains on (see the module docstring)."""
-    if source not in REWARD_SOURCES:
-        raise StageError(f"train.reward must be one of {', '.join(REWARD_SOURCES)}, got '{source}'")
-    n = ds.num_transitions
-    if source in REWARD_ARTIFACTS:
-        from orlvlmf.reward.relabel import load_rewards
-
-        if rewards_path is None:
-            ref = REWARD_ARTIFACTS[source]
-            raise StageError(f"train.reward={source} needs {ref}: run `orlvlmf {ref.split('/')[0]}`")
-        reward = load_rewards(rewards_path, n).reward.astype(np.float32)
-    else:
-        if not ds.has_ground_truth:
-            raise StageError(f"train.reward={source} needs the dataset's ground-truth reward, which "
-                             f"{ds.path} does not have; use train.reward=learned")
-        from orlvlmf.reward.relabel import normalization
-
-        raw = ds.ground_truth().reward
-        try:
-            shift, mult = normalization(raw, true_normalize, ds.episode_index,
-                                        setting="train.true_reward_normalize")
-        except ValueError as err:
-            raise StageError(str(err)) from None
-        gt = ((raw.astype(np.float64) - shift) * mult).astype(np.float32)
-        reward = gt if source == "ground_truth" else np.full(n, gt.mean(), np.float32)
-    return reward * np.float32(scale)
+from orlvlmf.reward import column
 
 
 @register("stages", "train")
@@ -61,35 +37,72 @@ class TrainStage(Stage):
     per_seed = True
     description = "train the policy on the relabeled dataset"
 
+    def missing_simulator(self, cfg) -> str | None:
+        from orlvlmf.policy.base import needs_env
+        from orlvlmf.registry import REGISTRY
+
+        if cfg.env is None and needs_env(REGISTRY.config_class("learners", cfg.policy.name)):
+            return (f"policy '{cfg.policy.name}' learns by interacting with a simulator and this run "
+                    f"has no env: set env, or use a learner that learns from the data alone "
+                    f"(iql, bc, diffusion)")
+        return None
+
     def input_refs(self, cfg) -> tuple[str, ...]:
         """The dataset, plus the reward column when ``train.reward`` is learned or clip."""
-        extra = REWARD_ARTIFACTS.get(str(cfg.train.reward))
+        extra = column.artifact(str(cfg.train.reward))
         return ("collect/dataset.h5",) + ((extra,) if extra else ())
 
     def run(self, ctx: StageContext) -> dict:
         import torch
 
         from orlvlmf.data.dataset import OfflineDataset
+        from orlvlmf.env import check_env_shapes, make_env
         from orlvlmf.policy.buffer import buffer_from_dataset
+        from orlvlmf.policy.normalization import dataset_action_bounds
+        from orlvlmf.policy.offline import holdout_split, offline_diagnostics
         from orlvlmf.registry import REGISTRY
 
         cfg, tcfg = ctx.cfg, ctx.cfg.train
-        torch.set_num_threads(max(1, int(cfg.trainer.num_threads)))
+        ctx.set_torch_threads()
         seed = int(tcfg.seed) + int(ctx.seed or 0)
         ds = OfflineDataset.open(ctx.input("collect/dataset.h5"))
-        ref = REWARD_ARTIFACTS.get(str(tcfg.reward))
-        reward_path = ctx.inputs.get(ref) if ref else None
-        reward = select_rewards(ds, str(tcfg.reward), reward_path, float(tcfg.reward_scale),
-                                str(tcfg.true_reward_normalize))
+        ref = column.artifact(str(tcfg.reward))
+        reward = column.reward_column(ds, str(tcfg.reward), ctx.inputs.get(ref) if ref else None,
+                                      float(tcfg.reward_scale), str(tcfg.true_reward_normalize))
         obs_spec = {k: ds.observation_shape(k) for k in ds.observation_keys}
         learner_cls = REGISTRY.get("learners", cfg.policy.name)  # imports first, then seed the init
         torch.manual_seed(seed)
         learner = learner_cls(cfg.policy, obs_spec, ds.action_dim)
-        buffer = buffer_from_dataset(ds, learner.observation_key, reward)
-        ds.close()
+        bounds = dataset_action_bounds(ds.metadata, ds.action_dim)
+        if bounds is not None:
+            learner.set_action_bounds(*bounds)
+            ctx.log(f"actions outside [-1, 1]: trained scaled to [-1, 1] from {_fmt(*bounds)}; the "
+                    f"policy acts in the data's units")
+        share = tcfg.holdout_episodes
+        share = (0.1 if cfg.env is None else 0.0) if share is None else float(share)
+        train_idx, held_idx = holdout_split(ds, share, seed)
+        buffer = buffer_from_dataset(ds, learner.observation_key, reward,
+                                     actions=learner.to_unit_actions(ds.actions), transitions=train_idx)
 
-        evaluator = _PeriodicEval(cfg, learner.observation_key, int(tcfg.eval_episodes))
+        def env_factory():
+            """The run's env, checked against the policy's shapes: for the periodic evaluation and
+            for learners that interact with it (GAIL)."""
+            env = make_env(cfg.env, observations=(learner.observation_key,))
+            try:
+                check_env_shapes(env, learner.action_dim, (learner.obs_spec.get("state") or (None,))[0],
+                                 "the policy's training data")
+            except Exception:
+                env.close()
+                raise
+            return env
+
+        evaluator = _PeriodicEval(env_factory, learner.observation_key, int(tcfg.eval_episodes),
+                                  int(cfg.evaluation.seed))
         periodic = [(int(tcfg.eval_every), evaluator)] if int(tcfg.eval_every) > 0 else []
+        if periodic and cfg.env is None:
+            ctx.log("periodic evaluation skipped: the run has no env (imported data); the offline "
+                    "diagnostics in train_metrics.json judge the policy instead")
+            periodic = []
         ckpt = Path(ctx.work_dir) / "last.ckpt"
         resumed = ckpt.exists()
         logger = _tb_logger(Path(ctx.run_dir) / "tb" / "train", f"seed_{ctx.seed or 0}", fresh=not resumed)
@@ -97,13 +110,16 @@ class TrainStage(Stage):
         try:
             learner.fit(buffer, int(tcfg.steps), trainer=cfg.trainer, logger=logger, periodic=periodic,
                         checkpoint=(ckpt, int(tcfg.checkpoint_every)), seed=seed,
-                        log_every=int(tcfg.log_every))
+                        log_every=int(tcfg.log_every),
+                        env_factory=env_factory if cfg.env is not None else None)
         finally:
             evaluator.close()
             if logger is not None:
                 logger.finalize("success")
         seconds = time.perf_counter() - t0
         learner.save(ctx.output("policy.ckpt"))
+        offline = offline_diagnostics(learner, ds, train_idx, held_idx)
+        ds.close()
         evals = [h for h in learner.history if "eval/success_rate" in h]
         train_s = max(seconds - evaluator.seconds, 1e-9)
         metrics = {
@@ -114,34 +130,39 @@ class TrainStage(Stage):
             "transitions": int(buffer.num_transitions), "seconds": round(seconds, 2),
             "eval_seconds": round(evaluator.seconds, 2),
             "steps_per_s": round(evaluator.steps_run(learner) / train_s, 1),
-            "history": learner.history, "evals": evals,
+            "history": learner.history, "evals": evals, "offline": offline,
+            "action_bounds": None if bounds is None else [b.tolist() for b in bounds],
         }
         ctx.output("train_metrics.json").write_text(json.dumps(metrics, indent=2))
         summary = {"steps": learner.step, "steps_per_s": metrics["steps_per_s"]}
         if evals:
             summary["eval_success"] = evals[-1]["eval/success_rate"]
             summary["eval_return"] = round(evals[-1]["eval/return_mean"], 3)
+        if "action_mae" in offline:
+            summary["heldout_action_mae"] = round(offline["action_mae"], 4)
         return summary
+
+
+def _fmt(low: np.ndarray, high: np.ndarray) -> str:
+    return " × ".join(f"[{lo:.3g}, {hi:.3g}]" for lo, hi in zip(low, high))
 
 
 class _PeriodicEval:
     """Rollouts during training; the env is built on first use and reused."""
 
-    def __init__(self, cfg: Any, observation: str, episodes: int):
-        self.cfg, self.observation, self.episodes = cfg, observation, max(1, episodes)
+    def __init__(self, env_factory: Callable[[], Any], observation: str, episodes: int, seed: int):
+        self.env_factory, self.observation = env_factory, observation
+        self.episodes, self.seed = max(1, episodes), seed
         self.env = None
         self.seconds = 0.0
-        self.start_step: int | None = None
 
     def __call__(self, learner: Any) -> dict[str, float]:
-        from orlvlmf.evaluation.rollout import evaluate_policy
+        from orlvlmf.env.rollout import evaluate_policy
 
         t0 = time.perf_counter()
         if self.env is None:
-            from orlvlmf.env import make_env
-
-            self.env = make_env(self.cfg.env, observations=(self.observation,))
-        res = evaluate_policy(learner.act, self.env, self.episodes, seed=int(self.cfg.evaluation.seed),
+            self.env = self.env_factory()
+        res = evaluate_policy(learner.act, self.env, self.episodes, seed=self.seed,
                               observation=self.observation)
         self.seconds += time.perf_counter() - t0
         return {"eval/success_rate": res.success_rate, "eval/return_mean": res.return_mean,

@@ -4,8 +4,8 @@
 
 ``f_img`` / ``f_txt`` are an open_clip model's image and text towers, ``goal`` a short sentence
 per task (:data:`CLIP_SENTENCES`, from the reference implementation; ``clip.sentence`` overrides
-it).  The result is written as ``rewards.npz`` in the relabel stage's format
-(:func:`orlvlmf.reward.relabel.write_rewards`), so the train stage can read it like a learned reward.
+it).  The result is the ``clip`` reward column (:mod:`orlvlmf.reward.column`), which the train
+stage reads like the learned one.  Config: :class:`orlvlmf.reward.config.ClipRewardConfig`.
 
 Weights, in order: ``weights`` (a local open_clip checkpoint file), else the ``pretrained`` tag's
 file found in the local Hugging Face hub cache (never downloaded here), else
@@ -17,11 +17,12 @@ Light module: torch / open_clip are imported inside the functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
+
+from orlvlmf.reward.config import ClipRewardConfig
 
 #: Goal sentences of the reference implementation's CLIP baseline, by env name.
 CLIP_SENTENCES = {
@@ -36,44 +37,6 @@ WEIGHTS_ENV = "ORLVLMF_CLIP_WEIGHTS"
 
 class ClipWeightsError(RuntimeError):
     """No CLIP weights can be had offline; the message says how to provide them."""
-
-
-@dataclass
-class ClipRewardConfig:
-    """The ``clip`` section: which CLIP model scores which frames against which sentence.
-
-    ``weights``: local open_clip checkpoint (``open_clip_pytorch_model.bin`` / ``.safetensors``);
-    when unset, the environment variable ``ORLVLMF_CLIP_WEIGHTS`` is read, then the hub cache.
-    ``normalize`` / ``scale``: as ``relabel.normalize`` (none | minmax | zscore | iql).
-    """
-
-    model: str = "ViT-B-32"
-    pretrained: Optional[str] = "openai"
-    weights: Optional[str] = None
-    model_config: Optional[Dict[str, Any]] = None  # open_clip.CLIP kwargs (embed_dim, vision_cfg, text_cfg)
-    sentence: Optional[str] = None  # None: CLIP_SENTENCES[env.name]
-    observation: str = "image"
-    score: str = "next"  # next: o'_i (as the reward model) | current: o_i
-    batch_size: int = 64
-    normalize: str = "none"
-    scale: float = 1.0
-
-
-def config_from(node: Any) -> ClipRewardConfig:
-    """:class:`ClipRewardConfig` from a dict / DictConfig / instance / None."""
-    if isinstance(node, ClipRewardConfig):
-        return node
-    if node is None:
-        return ClipRewardConfig()
-    from omegaconf import DictConfig, OmegaConf
-
-    if isinstance(node, DictConfig):
-        node = OmegaConf.to_container(node, resolve=True)
-    fields = set(ClipRewardConfig.__dataclass_fields__)
-    unknown = sorted(set(node) - fields)
-    if unknown:
-        raise ValueError(f"unknown clip option(s) {unknown}; valid: {sorted(fields)}")
-    return ClipRewardConfig(**dict(node))
 
 
 def goal_sentence(cfg: ClipRewardConfig, env_name: str | None) -> str:
@@ -204,9 +167,9 @@ def dataset_clip_scores(ds: Any, model: Any, tokenizer: Any, sentence: str,
 
 def write_clip_rewards(path: str | Path, ds: Any, cfg: ClipRewardConfig, env_name: str | None,
                        model: Any = None, tokenizer: Any = None, ident: str | None = None) -> dict:
-    """Score ``ds`` with CLIP and write ``rewards.npz`` (relabel format); returns a summary."""
+    """Score ``ds`` with CLIP and write the ``clip`` reward column (``rewards.npz``); returns a summary."""
     from orlvlmf.pipeline.manifest import canonical_hash
-    from orlvlmf.reward.relabel import normalization, write_rewards
+    from orlvlmf.reward.column import normalization, write_rewards
 
     sentence = goal_sentence(cfg, env_name)
     if cfg.observation not in ds.observation_keys:

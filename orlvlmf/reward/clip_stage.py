@@ -1,8 +1,8 @@
 """Stage ``clip_reward``: the CLIP-reward baseline's ``rewards.npz`` (see :mod:`orlvlmf.reward.clip_reward`).
 
-Reads the ``clip`` config section (:class:`~orlvlmf.reward.clip_reward.ClipRewardConfig`; its
+Reads the ``clip`` config section (:class:`~orlvlmf.reward.config.ClipRewardConfig`; its
 defaults when the run config has none) and the env name (for the default goal sentence).  The
-output has the relabel stage's format, so ``train`` can read it as its reward column.
+output is the ``clip`` reward column (:mod:`orlvlmf.reward.column`) that ``train`` reads.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ class ClipRewardStage(Stage):
     description = "score every frame by CLIP similarity to the goal sentence (CLIP-reward baseline)"
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
-        import torch
-
+        from orlvlmf.config.structured import build
         from orlvlmf.data.dataset import OfflineDataset
-        from orlvlmf.reward.clip_reward import ClipWeightsError, config_from, write_clip_rewards
+        from orlvlmf.reward.clip_reward import ClipWeightsError, write_clip_rewards
+        from orlvlmf.reward.config import ClipRewardConfig
 
-        torch.set_num_threads(max(1, int(OmegaConf.select(ctx.cfg, "trainer.num_threads", default=1))))
+        ctx.set_torch_threads()
         env_name = OmegaConf.select(ctx.cfg, "env.name", default=None)
         try:
-            cfg = config_from(OmegaConf.select(ctx.cfg, "clip", default=None))
+            cfg = build(ClipRewardConfig, OmegaConf.select(ctx.cfg, "clip", default=None), "clip")
             full = OfflineDataset.open(ctx.input("collect/dataset.h5"))
             try:  # CLIP never sees the ground truth
                 return write_clip_rewards(ctx.output("rewards.npz"), full.without_ground_truth(), cfg,

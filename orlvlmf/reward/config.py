@@ -1,11 +1,12 @@
-"""Config of the reward-model and relabel stages."""
+"""Configs of the reward stages: ``reward`` (the reward model), ``relabel`` and ``clip`` (the CLIP
+baseline's ``clip_reward`` stage)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.loader import component_field
+from orlvlmf.config.structured import component_field
 
 
 @dataclass
@@ -54,7 +55,25 @@ class RelabelConfig:
     normalize: str = "minmax"  # none | minmax | zscore | iql
     scale: float = 1.0
     batch_size: int = 64  # ResNet-18 at 128 px on 2 CPU cores: 32-64 beat 256 (activations fit in cache)
-    prefetch: bool = True  # read + preprocess the next batch while this one is computed
-    channels_last: bool = True
-    fuse_conv_bn: bool = True  # fold BatchNorm into convolutions for scoring (same function)
-    precision: str = "32"  # 32 | bf16 (autocast; faster on CPUs with AVX512-BF16, ~1e-2 rel. error)
+    precision: str = "32"  # 32 | bf16 (autocast: ~half the CPU time with AVX512-BF16; ~1e-2 rel. error)
+
+
+@dataclass
+class ClipRewardConfig:
+    """The ``clip`` section: which CLIP model scores which frames against which sentence.
+
+    ``weights``: local open_clip checkpoint (``open_clip_pytorch_model.bin`` / ``.safetensors``);
+    when unset, the environment variable ``ORLVLMF_CLIP_WEIGHTS`` is read, then the hub cache.
+    ``normalize`` / ``scale``: as ``relabel.normalize`` (none | minmax | zscore | iql).
+    """
+
+    model: str = "ViT-B-32"
+    pretrained: Optional[str] = "openai"
+    weights: Optional[str] = None
+    model_config: Optional[Dict[str, Any]] = None  # open_clip.CLIP kwargs (embed_dim, vision_cfg, text_cfg)
+    sentence: Optional[str] = None  # None: CLIP_SENTENCES[env.name]
+    observation: str = "image"
+    score: str = "next"  # next: o'_i (as the reward model) | current: o_i
+    batch_size: int = 64
+    normalize: str = "none"
+    scale: float = 1.0

@@ -15,8 +15,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from orlvlmf.reward.encoders import Encoder, build_encoder
-from orlvlmf.reward.encoders.base import mlp
+from orlvlmf.encoders import Encoder, build_encoder
+from orlvlmf.encoders.mlp import mlp
 
 CKPT_FORMAT = "orlvlmf.reward_net/1"
 
@@ -29,18 +29,16 @@ class RewardNet(nn.Module):
         super().__init__()
         if ensemble < 1:
             raise ValueError(f"reward.ensemble must be >= 1, got {ensemble}")
-        enc_cfg = dict(encoder)
-        name = enc_cfg.pop("name")
-        self.spec = {"encoder": {"name": name, **enc_cfg}, "obs_shape": [int(s) for s in obs_shape],
+        self.spec = {"encoder": dict(encoder), "obs_shape": [int(s) for s in obs_shape],
                      "ensemble": int(ensemble), "head_hidden": [int(h) for h in head_hidden],
                      "observation": observation, "seed": int(seed)}
         encoders, heads = [], []
         with torch.random.fork_rng(devices=[]):
             for k in range(ensemble):
                 torch.manual_seed(seed * 1009 + k)
-                enc = build_encoder(name, obs_shape, observation=observation, **enc_cfg)
+                enc = build_encoder(obs_shape=obs_shape, observation=observation, **encoder)
                 encoders.append(enc)
-                heads.append(mlp([enc.out_dim, *head_hidden, 1], last_activation=False))
+                heads.append(mlp([enc.out_dim, *head_hidden, 1]))
         self.encoders = nn.ModuleList(encoders)
         self.heads = nn.ModuleList(heads)
 

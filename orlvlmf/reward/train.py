@@ -16,9 +16,9 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from orlvlmf.encoders import build_encoder
 from orlvlmf.reward.data import (Pairs, PreferenceTensors, build_preference_tensors, pair_loader,
                                  split_rows)
-from orlvlmf.reward.encoders import build_encoder
 from orlvlmf.reward.inference import score_frames
 from orlvlmf.reward.model import RewardNet
 
@@ -66,10 +66,8 @@ def net_spec(cfg: Mapping[str, Any], obs_shape: tuple[int, ...], seed: int) -> d
 
 def check_encoder(cfg: Mapping[str, Any], obs_shape: tuple[int, ...]) -> None:
     """Build one encoder to fail fast (one clear error) if it does not fit the observation."""
-    enc = dict(cfg["encoder"])
-    name = enc.pop("name")
     with torch.random.fork_rng(devices=[]):
-        build_encoder(name, obs_shape, observation=cfg["observation"], **enc)
+        build_encoder(obs_shape=obs_shape, observation=cfg["observation"], **cfg["encoder"])
 
 
 def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer: Mapping[str, Any],
@@ -88,6 +86,7 @@ def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer
     from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    from orlvlmf.pipeline.progress import progress_enabled
     from orlvlmf.reward.module import RewardModel
 
     if getattr(ds, "has_ground_truth", False):
@@ -96,7 +95,6 @@ def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer
     ds.require([observation])
     obs_shape = tuple(ds.observation_shape(observation))
     check_encoder(cfg, obs_shape)
-    torch.set_num_threads(int(trainer.get("num_threads", 1)) or 1)
 
     data = build_preference_tensors(ds, pairs, observation, int(cfg["segment"]), cfg["ties"])
     train_rows, val_rows = split_rows(len(data), float(cfg["val_fraction"]), seed)
@@ -136,7 +134,7 @@ def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer
         devices=trainer.get("devices", 1), strategy=trainer.get("strategy", "auto"),
         precision=trainer.get("precision", "32-true"), logger=logger,
         callbacks=[GTCorrelation(), checkpoint, stopper],
-        enable_progress_bar=bool(trainer.get("progress", False)), enable_model_summary=False,
+        enable_progress_bar=progress_enabled(trainer.get("progress", False)), enable_model_summary=False,
         num_sanity_val_steps=0, log_every_n_steps=min(50, n_batches), default_root_dir=str(work_dir),
         limit_val_batches=1.0 if has_val else 0,
     )

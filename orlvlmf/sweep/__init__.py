@@ -1,14 +1,12 @@
 """``orlvlmf sweep``: tasks × dataset qualities × methods × seeds through the stage machinery,
-with Table I / II-shaped results.  See :mod:`orlvlmf.sweep.config` (the sweep config schema) and
-:mod:`orlvlmf.sweep.runner` (sharing, skipping, resuming)."""
+with Table I / II-shaped results.
 
-from orlvlmf.sweep.config import SweepConfig, SweepConfigError, load_sweep_config
-
-__all__ = ["SweepConfig", "SweepConfigError", "load_sweep_config", "run_sweep"]
-
-
-def run_sweep(*args, **kwargs):
-    """See :func:`orlvlmf.sweep.runner.run_sweep`."""
-    from orlvlmf.sweep.runner import run_sweep as _run
-
-    return _run(*args, **kwargs)
+    schema     the sweep config's dataclasses (leaf)
+    methods    built-in methods (table columns): stages + overrides
+    config     load and check a sweep config (``kind: sweep``)
+    overrides  layered overrides, the stages a method's inputs need
+    cells      one (task, quality, method, seed) cell and the run config it composes
+    results    one result file per finished cell
+    tables     table.md / table.csv / plots from the results; paper: the published numbers
+    runner     run the cells, sharing stage outputs through a cache; cli: ``orlvlmf sweep``
+"""

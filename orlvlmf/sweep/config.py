@@ -19,91 +19,32 @@ configs): it says ``kind: sweep`` and lists which run configs to compose and how
         methods: {gail: [train.steps=100]}
     custom_methods:             # new columns, or redefinitions of built-in methods
       my_bc: {stages: [collect, train, evaluate], overrides: [policy.name=bc, policy.loss=mse]}
+    executor:                   # --executor ray only: Ray resources per stage kind (default: 1 CPU)
+      resources: {collect: {num_cpus: 2}, train: {num_cpus: 1, num_gpus: 1}}
 
 A cell's run config = the task config (``config``, ``{quality}`` filled in) + ``overrides`` +
 the protocol's ``overrides``, ``tasks[task]``, ``methods[method]`` + the method's own overrides,
 with ``name``, ``run_dir``, ``seeds`` and ``stages`` set by the sweep.
 
-Light module: no torch.
+The dataclasses are in :mod:`orlvlmf.sweep.schema`, the built-in methods in
+:mod:`orlvlmf.sweep.methods`.  Light module: no torch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.loader import ConfigError
-
-#: Metric of each paper task (success rate for MetaWorld, GT return for the others).
-DEFAULT_METRICS = {"drawer": "success_rate", "soccer": "success_rate", "cartpole": "return_mean",
-                   "rope": "return_mean"}
-METRICS = ("success_rate", "return_mean", "final_success_rate")
-
-
-class SweepConfigError(ConfigError):
-    """A sweep config cannot be used; the message says what to change (a ``ConfigError``, so the
-    CLI prints it as one line)."""
-
-
-@dataclass
-class TaskSpec:
-    """One row group: ``config`` is a run config path or shipped name, ``{quality}`` filled in."""
-
-    name: str = "???"
-    config: Optional[str] = None  # None: "<name>_{quality}.yaml"
-    metric: Optional[str] = None  # None: DEFAULT_METRICS[name]
-    overrides: List[str] = field(default_factory=list)
-    paper_name: Optional[str] = None  # the task's key in the paper tables (None: name)
-
-
-@dataclass
-class MethodSpec:
-    """One column: the stages a cell runs and the overrides it puts on the task config.
-
-    ``policy_env``: copy the run's ``env`` node into ``policy.env`` (learners that interact with
-    the env, e.g. GAIL).  ``label``: the column header.  ``paper``: the method's key in the paper
-    tables (None: no published number).
-    """
-
-    stages: List[str] = field(default_factory=lambda: ["collect", "train", "evaluate"])
-    overrides: List[str] = field(default_factory=list)
-    label: Optional[str] = None
-    paper: Optional[str] = None
-    policy_env: bool = False
-
-
-@dataclass
-class ProtocolSpec:
-    """Overrides of one protocol: for every cell, per task, per method."""
-
-    overrides: List[str] = field(default_factory=list)
-    tasks: Dict[str, List[str]] = field(default_factory=dict)
-    methods: Dict[str, List[str]] = field(default_factory=dict)
-    description: str = ""
-
-
-@dataclass
-class SweepConfig:
-    kind: str = "sweep"
-    name: str = "???"
-    out_dir: str = "runs/sweeps"
-    table: str = "I"  # I | II | none
-    protocol: str = "reduced"
-    tasks: List[Any] = field(default_factory=list)  # names or TaskSpec mappings
-    qualities: List[str] = field(default_factory=lambda: ["random", "medium", "expert"])
-    methods: List[str] = field(default_factory=list)
-    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
-    overrides: List[str] = field(default_factory=list)
-    protocols: Dict[str, ProtocolSpec] = field(default_factory=dict)
-    custom_methods: Dict[str, MethodSpec] = field(default_factory=dict)
-    description: str = ""
+from orlvlmf.config.structured import build
+from orlvlmf.sweep.methods import method_spec
+from orlvlmf.sweep.schema import (DEFAULT_METRICS, METRICS, RESOURCE_KEYS, ExecutorSpec, MethodSpec,
+                                  ProtocolSpec, SweepConfig, SweepConfigError, TaskSpec)
 
 
 def task_specs(cfg: SweepConfig) -> list[TaskSpec]:
     out = []
     for t in cfg.tasks:
-        spec = TaskSpec(name=t) if isinstance(t, str) else _build(TaskSpec, t, "tasks[]")
+        spec = (TaskSpec(name=t) if isinstance(t, str)
+                else build(TaskSpec, t, "tasks[]", error=SweepConfigError))
         if spec.metric is None:
             if spec.name not in DEFAULT_METRICS:
                 raise SweepConfigError(f"task '{spec.name}' has no default metric: give it as "
@@ -114,18 +55,6 @@ def task_specs(cfg: SweepConfig) -> list[TaskSpec]:
                                    f"got '{spec.metric}'")
         out.append(spec)
     return out
-
-
-def _build(cls: type, node: Any, where: str) -> Any:
-    if isinstance(node, cls):
-        return node
-    if not isinstance(node, dict):
-        raise SweepConfigError(f"{where} must be a mapping, got {node!r}")
-    fields = set(cls.__dataclass_fields__)
-    unknown = sorted(set(node) - fields)
-    if unknown:
-        raise SweepConfigError(f"{where}: unknown key(s) {unknown}; valid: {sorted(fields)}")
-    return cls(**node)
 
 
 def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[SweepConfig, Path]:
@@ -154,17 +83,18 @@ def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[Swee
         obj = OmegaConf.to_container(merged, resolve=True)
     except OmegaConfBaseException as err:
         raise SweepConfigError(f"{file}: {str(err).splitlines()[0]}") from None
-    cfg = SweepConfig(**{k: v for k, v in obj.items() if k not in ("protocols", "custom_methods")})
-    cfg.protocols = {k: _build(ProtocolSpec, v, f"protocols.{k}") for k, v in obj["protocols"].items()}
-    cfg.custom_methods = {k: _build(MethodSpec, v, f"custom_methods.{k}")
+    nested = ("protocols", "custom_methods", "executor")
+    cfg = SweepConfig(**{k: v for k, v in obj.items() if k not in nested})
+    cfg.protocols = {k: build(ProtocolSpec, v, f"protocols.{k}", error=SweepConfigError)
+                     for k, v in obj["protocols"].items()}
+    cfg.custom_methods = {k: build(MethodSpec, v, f"custom_methods.{k}", error=SweepConfigError)
                           for k, v in obj["custom_methods"].items()}
+    cfg.executor = build(ExecutorSpec, obj["executor"], "executor", error=SweepConfigError)
     check(cfg, file)
     return cfg, file
 
 
 def check(cfg: SweepConfig, file: Path | str = "sweep config") -> None:
-    from orlvlmf.sweep.methods import method_spec
-
     if cfg.name in ("???", ""):
         raise SweepConfigError(f"{file}: set `name` (the sweep's folder under out_dir)")
     for key in ("tasks", "qualities", "methods", "seeds"):
@@ -178,3 +108,13 @@ def check(cfg: SweepConfig, file: Path | str = "sweep config") -> None:
     for m in cfg.methods:
         method_spec(m, cfg)
     task_specs(cfg)
+    for stage, res in cfg.executor.resources.items():
+        bad = sorted(set(res) - set(RESOURCE_KEYS))
+        if bad:
+            raise SweepConfigError(f"{file}: executor.resources.{stage}: unknown key(s) {', '.join(bad)}; "
+                                   f"use {', '.join(RESOURCE_KEYS)}")
+        if any(not isinstance(v, (int, float)) or v < 0 for v in res.values()):
+            raise SweepConfigError(f"{file}: executor.resources.{stage}: values must be numbers >= 0, "
+                                   f"got {res}")
+    if cfg.executor.max_retries < 0:
+        raise SweepConfigError(f"{file}: executor.max_retries must be >= 0")

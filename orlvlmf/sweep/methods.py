@@ -8,7 +8,7 @@ A sweep config's ``custom_methods`` adds columns or redefines these.
 
 from __future__ import annotations
 
-from orlvlmf.sweep.config import MethodSpec, SweepConfig, SweepConfigError
+from orlvlmf.sweep.schema import MethodSpec, SweepConfig, SweepConfigError
 
 OURS_STAGES = ["collect", "label", "reward", "relabel", "train", "evaluate"]
 OFFLINE_STAGES = ["collect", "train", "evaluate"]
@@ -26,8 +26,7 @@ BUILTIN_METHODS: dict[str, MethodSpec] = {
     "bc": MethodSpec(OFFLINE_STAGES, ["policy.name=bc", "train.reward=average"], "BC", "bc"),
     "diffusion": MethodSpec(OFFLINE_STAGES, ["policy.name=diffusion", "train.reward=average"],
                             "Diffusion Policy", "diffusion"),
-    "gail": MethodSpec(OFFLINE_STAGES, ["policy.name=gail", "train.reward=average"], "GAIL", "gail",
-                       policy_env=True),
+    "gail": MethodSpec(OFFLINE_STAGES, ["policy.name=gail", "train.reward=average"], "GAIL", "gail"),
     "clip": MethodSpec(["collect", "clip_reward", "train", "evaluate"], ["train.reward=clip"],
                        "CLIP Reward", "clip"),
     "flip_0": MethodSpec(OURS_STAGES, _noise(0.0), "p = 0", None),

@@ -16,9 +16,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from orlvlmf.pipeline.manifest import atomic_write_text
-from orlvlmf.sweep.config import SweepConfig
 from orlvlmf.sweep.methods import label_of, method_spec
 from orlvlmf.sweep.paper import paper_number
+from orlvlmf.sweep.results import read_result
+from orlvlmf.sweep.schema import SweepConfig
 
 METRIC_TEXT = {"success_rate": "success rate", "return_mean": "ground-truth return",
                "final_success_rate": "final-step success rate"}
@@ -26,8 +27,6 @@ METRIC_TEXT = {"success_rate": "success rate", "return_mean": "ground-truth retu
 
 def aggregate(cfg: SweepConfig, cells: Sequence[Any]) -> list[dict]:
     """One row per (task, quality, method): seeds' values, mean, std, failures, paper number."""
-    from orlvlmf.sweep.runner import read_result
-
     rows: dict[tuple, dict] = {}
     for c in cells:
         key = (c.task.name, c.quality, c.method)

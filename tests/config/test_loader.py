@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 
-from orlvlmf.config.loader import ConfigError, component_field, load_config, resolve_config_path
+from orlvlmf.config import ConfigError, component_field, load_config, resolve_config_path
 from orlvlmf.registry import REGISTRY
 
 

@@ -158,3 +158,38 @@ def test_new_goal_sentence_keeps_the_dataset_and_relabels(tmp_path):
     assert "task" in label.sections
     fp = [Pipeline(c, echo=lambda s: None).fingerprint(label, "label", None, {}) for c in (cfg, other)]
     assert fp[0] != fp[1]
+
+
+def test_collect_refuses_non_finite_values(tmp_path, monkeypatch):
+    """A simulator that returns NaN stops the collect naming env, episode and key; nothing is
+    written (issue 12: NaN states used to train a policy of non-finite weights)."""
+    import orlvlmf.data.collectors as col
+    from orlvlmf.data.dataset import DatasetError
+
+    real = col.rollout
+    calls = {"n": 0}
+
+    def nan_state(*a, **k):
+        ep = real(*a, **k)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            ep.observations["state"][4, 1] = np.nan
+        return ep
+
+    monkeypatch.setattr(col, "rollout", nan_state)
+    with pytest.raises(DatasetError, match=r"collect cartpole: episode 2: key 'state' has 1 non-finite"):
+        collect_dataset("cartpole", tmp_path / "d.h5", **SMALL)
+    assert not list(tmp_path.iterdir())
+
+
+def test_file_source_refuses_non_finite_values(tmp_path):
+    import h5py
+
+    src = tmp_path / "src.h5"
+    collect_dataset("cartpole", src, observations=("state",), **SMALL)
+    with h5py.File(src, "a") as f:
+        f["actions"][40, 0] = np.inf
+    cfg = _cfg(tmp_path, "dataset.source=file", f"dataset.path={src}", "dataset.observations=[state]",
+               "name=nan")
+    with pytest.raises(StageError, match=r"src.h5: episode 1: key 'actions' has 1 non-finite"):
+        Pipeline(cfg, echo=lambda s: None).run(["collect"])

@@ -42,8 +42,10 @@ def test_round_trip(written):
     ds = OfflineDataset.open(path)
     assert ds.num_transitions == 15 and ds.num_episodes == 3
     assert ds.observation_keys == ("image", "state")
-    assert ds.metadata == {"env_id": "x", "gt_return_mean": 1.5, "seed": 3}
-    np.testing.assert_array_equal(ds.actions, np.concatenate([e["actions"] for e in eps]))
+    actions = np.concatenate([e["actions"] for e in eps])
+    assert ds.metadata == {"env_id": "x", "gt_return_mean": 1.5, "seed": 3,
+                           "action_min": actions.min(0).tolist(), "action_max": actions.max(0).tolist()}
+    np.testing.assert_array_equal(ds.actions, actions)
     np.testing.assert_array_equal(ds.timeouts, np.concatenate([e["timeouts"] for e in eps]))
     np.testing.assert_array_equal(ds.episode_index, [0] * 5 + [1] * 3 + [2] * 7)
     np.testing.assert_array_equal(ds.step_index, list(range(5)) + list(range(3)) + list(range(7)))

@@ -14,6 +14,9 @@ Faults, drawn per request with probability ``fault_rate``: ``429`` (with Retry-A
 is not a clean label / not a readable analysis).  Every request is logged (kind, pair reference,
 fault) so tests can count what reached the server.  Binds 127.0.0.1 on an ephemeral port; every
 loop is bounded (requests per connection, idle socket timeout, hang length).
+
+The same server speaks OpenAI's Files and Batches API (:mod:`fake_batch_api`): a batch's requests
+are answered by the same rule, and logged with ``via="batch"``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fake_batch_api import FakeBatchAPI
 
 FAULTS = ("429", "500", "hang", "malformed")
 _MEASURE = re.compile(r"Image 1: red bar covering ([0-9.]+).*?Image 2: red bar covering ([0-9.]+)", re.S)
@@ -105,7 +110,7 @@ class FakeVLMServer:
     def __init__(self, latency_s: float = 0.0, fault_rate: float = 0.0, faults=FAULTS,
                  retry_after: str = "1", hang_s: float = 3.0, tie: float = 0.0, seed: int = 0,
                  api_key: str | None = None, max_requests_per_connection: int = 10000,
-                 measure: bool = True):
+                 measure: bool = True, batch_steps: int = 1, batch_fault_rate: float = 0.0):
         self.latency_s = latency_s
         self.fault_rate = fault_rate
         self.faults = tuple(faults)
@@ -118,6 +123,8 @@ class FakeVLMServer:
         self._rng = random.Random(seed)
         self.lock = threading.Lock()
         self.log: list[dict] = []
+        self.batch = FakeBatchAPI(self.complete, self._record, steps=batch_steps,
+                                  fault_rate=batch_fault_rate, seed=seed)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -159,6 +166,11 @@ class FakeVLMServer:
         return [r for r in recs if (kind is None or r["kind"] == kind)
                 and (fault is False or r["fault"] == fault)]
 
+    def _record(self, entry: dict) -> None:
+        with self.lock:
+            self.log.append({"ref": None, "fault": None, "auth_ok": True, "via": "chat",
+                             "time": time.time(), **entry})
+
     def _draw_fault(self) -> str | None:
         with self.lock:
             if self.fault_rate > 0 and self._rng.random() < self.fault_rate:
@@ -186,6 +198,24 @@ class FakeVLMServer:
         label = rule_label(float(m.group(1)), float(m.group(2)), self.tie) if m else -1
         return "text", (r.group(1) if r else None), str(label)
 
+    def completion_body(self, body: dict, kind: str, text: str) -> dict:
+        """A chat completion replying ``text`` (usage grows with the request's size)."""
+        prompt_tokens = 50 + len(json.dumps(body)) // 400
+        return {
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 10 + len(text) // 4,
+                      "total_tokens": prompt_tokens + 10 + len(text) // 4},
+        }
+
+    def complete(self, body: dict, fault: str | None) -> dict:
+        """Answer one request of a batch (logged with ``via="batch"``)."""
+        kind, ref, text = self.answer(body)
+        self._record({"kind": kind, "ref": ref, "fault": fault, "via": "batch"})
+        return self.completion_body(body, kind, text)
+
 
 class _Handler(BaseHTTPRequestHandler):
     owner: FakeVLMServer
@@ -204,11 +234,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.handle_one_request()
             served += 1
 
-    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, payload: dict | bytes, headers: dict | None = None) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "application/octet-stream" if isinstance(payload, bytes)
+                             else "application/json")
             self.send_header("Content-Length", str(len(data)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -217,21 +248,60 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+    def _auth_ok(self) -> bool:
+        key = self.owner.api_key
+        return key is None or self.headers.get("Authorization") == f"Bearer {key}"
+
+    def _refuse(self) -> None:
+        self._send(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        api, parts = self.owner.batch, self.path.split("?")[0].rstrip("/").split("/")
+        if not self._auth_ok():
+            self._refuse()
+            return
+        if parts[-2:-1] == ["files"]:
+            self._send(*api.file_object(parts[-1]))
+        elif parts[-3:-2] == ["files"] and parts[-1] == "content":
+            data = api.file_content(parts[-2])
+            if data is None:
+                self._send(404, {"error": {"message": f"no file {parts[-2]}"}})
+            else:
+                self._send(200, data)
+        elif parts[-2:-1] == ["batches"]:
+            self._send(*api.retrieve(parts[-1]))
+        elif parts[-1] == "batches":
+            self._send(200, api.list())
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+    def _batch_post(self, raw: bytes) -> None:
+        api, parts = self.owner.batch, self.path.split("?")[0].rstrip("/").split("/")
+        if not self._auth_ok():
+            self._refuse()
+        elif parts[-1] == "files":
+            self._send(*api.upload(self.headers.get("Content-Type", ""), raw))
+        elif parts[-1] == "batches":
+            self._send(*api.create(json.loads(raw or b"{}")))
+        elif parts[-3:-2] == ["batches"] and parts[-1] == "cancel":
+            self._send(*api.cancel(parts[-2]))
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         owner = self.owner
         length = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length)
         if not self.path.rstrip("/").endswith("chat/completions"):
-            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            self._batch_post(raw)
             return
-        auth_ok = owner.api_key is None or self.headers.get("Authorization") == f"Bearer {owner.api_key}"
+        body = json.loads(raw or b"{}")
+        auth_ok = self._auth_ok()
         kind, ref, text = owner.answer(body)
         fault = owner._draw_fault()
-        with owner.lock:
-            owner.log.append({"kind": kind, "ref": ref, "fault": fault, "auth_ok": auth_ok,
-                              "time": time.time()})
+        owner._record({"kind": kind, "ref": ref, "fault": fault, "auth_ok": auth_ok})
         if not auth_ok:
-            self._send(401, {"error": {"message": "invalid api key", "type": "invalid_request_error"}})
+            self._refuse()
             return
         if owner.latency_s:
             time.sleep(owner.latency_s)
@@ -247,12 +317,4 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "malformed":
             text = ("Hmm, hard to say, perhaps the second one?" if kind == "text"
                     else "I cannot describe these pictures.")
-        prompt_tokens = 50 + len(json.dumps(body)) // 400
-        self._send(200, {
-            "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 10 + len(text) // 4,
-                      "total_tokens": prompt_tokens + 10 + len(text) // 4},
-        })
+        self._send(200, owner.completion_body(body, kind, text))

@@ -6,8 +6,8 @@ import pytest
 
 from orlvlmf.config import load_config
 from orlvlmf.pipeline.runner import Pipeline
-from orlvlmf.pipeline.stage import Stage, StageError, StageUnavailable
-from orlvlmf.registry import register
+from orlvlmf.pipeline.stage import Stage, StageError
+from orlvlmf.registry import RegistryError, register
 
 CALLS: list[str] = []
 
@@ -52,7 +52,7 @@ class TrainStage(Stage):
             if TrainStage.stop_after is not None and state["step"] == TrainStage.stop_after:
                 TrainStage.stop_after = None
                 raise Interrupt("killed")
-        out.write_text(json.dumps({"sum": sum(data) * ctx.seed, **state}))
+        out.write_text(json.dumps({"sum": sum(data) * ctx.seed, "made_by": self.version, **state}))
         return {"steps": state["step"]}
 
 
@@ -161,18 +161,9 @@ def test_stage_alone_needs_its_inputs(tmp_path):
 
 def test_unknown_pipeline_stage_fails_before_work(tmp_path):
     cfg = make_cfg(tmp_path)
-    with pytest.raises(StageUnavailable, match="t_nope"):
+    with pytest.raises(RegistryError, match="unknown stage 't_nope'"):
         run(cfg, "t_source", "t_nope")
     assert CALLS == []
-
-
-def test_missing_builtin_stage_says_not_available_yet(tmp_path, monkeypatch):
-    import orlvlmf.registry as reg
-
-    monkeypatch.setitem(reg.REGISTRY._tables, "stages", {})
-    monkeypatch.setattr(reg.REGISTRY, "_scanned", {"stages"})
-    with pytest.raises(StageUnavailable, match="stage 'relabel' is not available yet"):
-        run(make_cfg(tmp_path), "relabel")
 
 
 def test_saved_config_keeps_env_interpolation_unresolved(tmp_path, monkeypatch):
@@ -201,3 +192,58 @@ def test_stage_reading_all_seeds_gets_one_input_per_seed(tmp_path):
     run(cfg, "t_source", "t_train", "t_summary")
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())
     assert summary == {"t_train/model.json@seed1": 3, "t_train/model.json@seed2": 6}
+
+
+def test_bumped_stage_version_reruns_it_and_its_dependants(tmp_path, monkeypatch):
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1")
+    stages = ("t_source", "t_train", "t_summary")
+    run(cfg, *stages)
+    CALLS.clear()
+    monkeypatch.setattr(TrainStage, "version", "2")  # its behaviour changed: model.json differs
+    assert [r.status for r in run(cfg, *stages)] == ["skipped", "ran", "ran", "ran"]
+    assert CALLS == ["train@1", "train@2", "summary"]
+    assert json.loads((tmp_path / "t" / "seed_1" / "model.json").read_text())["made_by"] == "2"
+    CALLS.clear()
+    run(cfg, *stages)
+    assert CALLS == []
+
+
+@register("stages", "t_per_seed_eval")
+class PerSeedEvalStage(Stage):
+    """Per seed, reads the same seed's model; writes a folder output; fingerprints all of train."""
+
+    sections = ("train",)
+    inputs = ("t_train/model.json",)
+    outputs = ("videos",)
+    per_seed = True
+
+    def run(self, ctx):
+        CALLS.append(f"eval@{ctx.seed}")
+        model = json.loads(ctx.input("t_train/model.json").read_text())
+        videos = ctx.output("videos")
+        videos.mkdir()
+        (videos / f"every_{ctx.cfg.train.log_every}.txt").write_text(str(model["sum"]))
+
+
+def test_per_seed_stage_reads_its_own_seed_and_folder_outputs_are_replaced(tmp_path):
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1", "train.log_every=5")
+    run(cfg, "t_source", "t_train", "t_per_seed_eval")
+    for seed in (1, 2):  # sum(range(3)) * seed, read from this seed's model.json
+        assert (tmp_path / "t" / f"seed_{seed}" / "videos" / "every_5.txt").read_text() == str(3 * seed)
+    CALLS.clear()
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1", "train.log_every=7"),
+        "t_source", "t_train", "t_per_seed_eval")
+    assert CALLS == ["eval@1", "eval@2"]
+    for seed in (1, 2):  # the old folder is replaced whole, nothing left beside it
+        assert sorted(p.name for p in (tmp_path / "t" / f"seed_{seed}").iterdir()) == ["model.json", "videos"]
+        assert [p.name for p in (tmp_path / "t" / f"seed_{seed}" / "videos").iterdir()] == ["every_7.txt"]
+
+
+def test_a_section_is_fingerprinted_with_its_interpolations_resolved(tmp_path):
+    # train.log_every interpolates dataset.episodes: the same value written out is the same section
+    stages = ("t_source", "t_train", "t_per_seed_eval")
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1", "train.log_every=${dataset.episodes}"),
+        *stages)
+    CALLS.clear()
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1", "train.log_every=3"), *stages)
+    assert CALLS == []

@@ -24,6 +24,28 @@ def random_buffer(n: int = 512, s: int = 5, a: int = 2, seed: int = 0, terminal_
                             rng.random(n) < terminal_p, next_obs=obs + 0.1)
 
 
+def timeout_dataset(path: Path) -> Path:
+    """Three episodes with state (2,) and 8x8 image frames; episodes 0 and 2 end with a timeout,
+    episode 1 with a terminal (5, 3 and 4 transitions).  Frame value = global frame number, so a
+    frame identifies its row: state = (row, row), image = row everywhere."""
+    from orlvlmf.data.dataset import DatasetWriter
+
+    lengths, ends = (5, 3, 4), ("timeout", "terminal", "timeout")
+    row = 0
+    with DatasetWriter(path, metadata={"env": "synthetic"}) as w:
+        for t, end in zip(lengths, ends):
+            rows = np.arange(row, row + t + 1)
+            row += t + 1
+            last = np.eye(t, dtype=bool)[-1]
+            w.add_episode({"state": np.stack([rows, rows], 1).astype(np.float32),
+                           "image": np.broadcast_to(rows[:, None, None, None], (t + 1, 8, 8, 3))
+                           .astype(np.uint8)},
+                          np.zeros((t, 1), np.float32),
+                          terminals=last if end == "terminal" else None,
+                          timeouts=last if end == "timeout" else None)
+    return path
+
+
 def make_learner(cfg: dict | None = None, s: int = 5, a: int = 2, seed: int = 0):
     import torch
 

@@ -61,3 +61,28 @@ def test_bad_input_is_refused(bad):
         rew[3] = np.nan
     with pytest.raises(BufferError):
         TransitionBuffer(obs, act, rew, np.zeros(50, bool), next_obs=nxt)
+
+
+@pytest.mark.parametrize("key", ["state", "image"])
+def test_buffer_from_dataset_bootstraps_through_timeouts_not_terminals(tmp_path, key):
+    """Every shipped dataset ends its episodes with timeouts: they must keep mask 1 (bootstrap),
+    only terminals get mask 0; o'_i is the frame after o_i within the episode."""
+    from orlvlmf.data.dataset import OfflineDataset
+    from orlvlmf.policy.buffer import buffer_from_dataset
+    from tests.policy.helpers import timeout_dataset
+
+    ds = OfflineDataset.open(timeout_dataset(tmp_path / "d.h5"))
+    assert ds.timeouts.sum() == 2 and ds.terminals.sum() == 1  # the fixture has both
+    n = ds.num_transitions
+    buf = buffer_from_dataset(ds, key, np.arange(n, dtype=np.float32))
+    b = buf.gather(torch.arange(n))
+    expected_mask = np.ones(n, np.float32)
+    expected_mask[7] = 0.0  # the last transition of episode 1 (5 + 3 - 1) is the only terminal
+    assert b.masks.numpy().tolist() == expected_mask.tolist()
+    assert b.masks[ds.timeouts].tolist() == [1.0, 1.0]
+    # frames: episode e's transition t has o = row t + e + start and o' = the next row
+    row = np.arange(n) + ds.episode_index
+    first = lambda x: x.reshape(n, -1)[:, 0].numpy()  # noqa: E731 - frame value = its row
+    assert first(b.obs).tolist() == row.tolist()
+    assert first(b.next_obs).tolist() == (row + 1).tolist()
+    assert b.rewards.numpy().tolist() == list(range(n))

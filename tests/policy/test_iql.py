@@ -1,11 +1,13 @@
 import copy
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from orlvlmf.policy.base import LearnerError, load_learner
 from orlvlmf.policy.buffer import TransitionBuffer
+from orlvlmf.policy.checkpoint import load_learner
+from orlvlmf.policy.errors import LearnerError
 from orlvlmf.registry import REGISTRY
 from tests.policy.helpers import TINY, make_learner, random_buffer
 
@@ -13,11 +15,10 @@ torch.set_num_threads(1)
 
 
 def _one_update(learner, buf, metrics=True, total=10):
-    """Set the learner up as run_bare does and make one update on a known batch."""
+    """Set the learner up for updates without a Trainer and make one update on a known batch."""
     learner.prepare(buf)
     learner.buffer = buf
-    learner._bare_opts = learner.configure_optimizers()
-    learner.on_bare_start()
+    learner.without_trainer()
     learner.total_steps, learner.step = total, 1
     batch = buf.gather(torch.arange(64))
     return batch, learner.update(batch, metrics)
@@ -34,7 +35,7 @@ def test_registry_builds_iql_with_paper_defaults():
 
 
 def test_unknown_option_and_missing_observation_are_clear_errors():
-    with pytest.raises(LearnerError, match="unknown option"):
+    with pytest.raises(LearnerError, match="unknown key"):
         REGISTRY.create("learners", "iql", {"name": "iql", "expectle": 0.7}, {"state": (3,)}, 1)
     with pytest.raises(LearnerError, match="observation 'state'"):
         REGISTRY.create("learners", "iql", {"name": "iql"}, {"image": (8, 8, 3)}, 1)
@@ -84,21 +85,69 @@ def test_target_update_is_polyak():
         assert not t.requires_grad
 
 
-def test_terminals_cut_bootstrapping_timeouts_do_not():
-    n = 64
-    obs = np.zeros((n, 3), np.float32)
-    terminals = np.zeros(n, bool)
-    terminals[::2] = True
-    buf = TransitionBuffer(obs, np.zeros((n, 1)), np.ones(n), terminals, next_obs=obs)
-    learner = make_learner({"normalize_observations": False}, s=3, a=1)
+def test_terminals_cut_bootstrapping_timeouts_do_not(tmp_path):
+    """The learner's own TD target y = r + gamma * m * V(s'), read from its update on one-transition
+    batches of a dataset whose episodes end with timeouts (mask 1) and a terminal (mask 0)."""
+    from orlvlmf.data.dataset import OfflineDataset
+    from orlvlmf.policy.buffer import buffer_from_dataset
+    from tests.policy.helpers import timeout_dataset
+
+    ds = OfflineDataset.open(timeout_dataset(tmp_path / "d.h5"))
+    buf = buffer_from_dataset(ds, "state", np.full(ds.num_transitions, 0.5, np.float32))
+    terminal, timeout = int(np.flatnonzero(ds.terminals)[0]), int(np.flatnonzero(ds.timeouts)[0])
+    for i, bootstraps in ((terminal, False), (timeout, True), (1, True)):
+        learner = make_learner({"normalize_observations": False}, s=2, a=1)
+        with torch.no_grad():  # V(s') = 10 for every s': the bootstrap term is 9.9, easy to see
+            for m in learner.value.net.modules():
+                if isinstance(m, torch.nn.Linear):
+                    m.weight.zero_()
+            learner.value.net.head[-1].bias.fill_(10.0)
+        learner.prepare(buf)
+        learner.buffer = buf
+        learner.without_trainer()
+        learner.total_steps, learner.step = 10, 1
+        batch = buf.gather(torch.tensor([i]))
+        metrics = learner.update(batch, True)
+        v_next = learner.value(batch.next_obs).item()  # V after its own step, as the target uses
+        assert v_next == pytest.approx(10.0, abs=0.01)
+        expected = 0.5 + (0.99 * v_next if bootstraps else 0.0)
+        assert metrics["value/target"] == pytest.approx(expected, abs=1e-5), (i, bootstraps)
+
+
+def test_learner_losses_match_reference_formulas_on_a_fixed_batch():
+    """The value, actor and Q losses the learner reports equal Eq. 3-5 evaluated independently on
+    the same batch (an asymmetric expectile makes swapped weights visible; one Adam step is not)."""
+    learner = make_learner({"expectile": 0.9, "beta": 2.0})
+    buf = random_buffer()
+    learner.prepare(buf)
+    first = buf.gather(torch.arange(64))
+    with torch.no_grad():  # centre V on the batch so that Q - V takes both signs
+        u0 = torch.minimum(*learner.target_q(first.obs, first.actions)) - learner.value(first.obs)
+        learner.value.net.head[-1].bias.add_(u0.median())
+    ref = copy.deepcopy(learner)
+    batch, metrics = _one_update(learner, buf)
+    obs, act, r, m, nxt = batch.obs, batch.actions, batch.rewards, batch.masks, batch.next_obs
     with torch.no_grad():
-        learner.value.net.head[-1].bias.fill_(10.0)  # V(s') = 10 everywhere (hidden layers output 0)
-    batch, _ = _one_update(learner, buf, metrics=True)
-    v_next = learner.value(batch.next_obs).detach()
-    expected = 1.0 + 0.99 * (~torch.from_numpy(terminals)).float() * v_next
-    assert torch.allclose(batch.masks, (~torch.from_numpy(terminals)).float())
-    assert expected[0].item() == pytest.approx(1.0)
-    assert expected[1].item() > 5.0
+        tq = torch.minimum(*ref.target_q(obs, act))
+        u = (tq - ref.value(obs)).double()
+        assert (u > 0).any() and (u < 0).any()
+        v_loss = (torch.where(u > 0, 0.9, 0.1) * u ** 2).mean()  # |tau - 1(u < 0)| u^2
+    assert metrics["loss/value"] == pytest.approx(v_loss.item(), rel=1e-4)
+    swapped = (torch.where(u > 0, 0.1, 0.9) * u ** 2).mean().item()
+    assert abs(swapped - v_loss.item()) > 0.05 * v_loss.item()  # the check above tells them apart
+    with torch.no_grad():  # actor and Q use V after its step: the learner's own value net now
+        v_new, v_next = learner.value(obs).double(), learner.value(nxt).double()
+        y = r.double() + 0.99 * m.double() * v_next
+        w = torch.exp(2.0 * (tq.double() - v_new)).clamp(max=100.0)
+        mean, log_std = ref.actor(obs)
+        std = log_std.double().exp()
+        logp = (-0.5 * ((act.double() - mean.double()) / std) ** 2 - torch.log(std)
+                - 0.5 * math.log(2 * math.pi)).sum(-1)
+        q1, q2 = ref.q(obs, act)
+        q = ((q1.double() - y) ** 2 + (q2.double() - y) ** 2).mean()
+    assert metrics["loss/actor"] == pytest.approx(-(w * logp).mean().item(), rel=1e-4)
+    assert metrics["loss/q"] == pytest.approx(q.item(), rel=1e-4)
+    assert metrics["value/target"] == pytest.approx(y.mean().item(), abs=1e-5)
 
 
 def test_learns_best_action_of_a_contextual_bandit():

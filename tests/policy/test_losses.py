@@ -3,9 +3,7 @@ import math
 import pytest
 import torch
 
-from orlvlmf.policy.base import cosine_lr
-from orlvlmf.policy.iql import awr_weights, expectile_loss, q_loss
-from orlvlmf.policy.nets import GaussianActor
+from orlvlmf.policy.iql import awr_weights, cosine_lr, expectile_loss, q_loss
 
 
 def test_expectile_loss_hand_values():
@@ -40,14 +38,6 @@ def test_awr_weights_and_clip():
 def test_q_loss_hand_value():
     q1, q2, y = torch.tensor([1.0, 2.0]), torch.tensor([0.0, 4.0]), torch.tensor([1.0, 1.0])
     assert q_loss(q1, q2, y).item() == pytest.approx(((0 + 1) + (1 + 9)) / 2)
-
-
-def test_gaussian_log_prob_matches_torch_distributions():
-    mean = torch.tensor([[0.1, -0.4], [0.9, 0.0]])
-    log_std = torch.tensor([-0.5, 0.3])
-    act = torch.tensor([[0.0, 0.2], [-1.0, 1.0]])
-    ref = torch.distributions.Normal(mean, log_std.exp()).log_prob(act).sum(-1)
-    assert torch.allclose(GaussianActor.log_prob(mean, log_std, act), ref, atol=1e-6)
 
 
 def test_cosine_lr():

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from orlvlmf.config.loader import load_config
-from orlvlmf.data.dataset import OfflineDataset, write_dataset
-from orlvlmf.pipeline.stage import StageContext, StageError
-from orlvlmf.policy.stage import TrainStage, select_rewards
-from orlvlmf.reward.relabel import write_rewards
+from orlvlmf.data.dataset import DatasetWriter, OfflineDataset
+from orlvlmf.pipeline.stage import StageContext
+from orlvlmf.policy.stage import TrainStage
+from tests.evaluation.helpers import replay_returns
 
 torch.set_num_threads(1)
 
@@ -37,7 +37,10 @@ def _cartpole_dataset(path: Path, episodes: int = 6) -> Path:
                     "terminals": np.zeros(t, bool), "timeouts": np.eye(t, dtype=bool)[-1],
                     "reward": np.array(rews, np.float32), "success": np.array(succ)})
     env.close()
-    return write_dataset(path, eps, metadata={"env": "cartpole"})
+    with DatasetWriter(path, {"env": "cartpole"}) as w:
+        for ep in eps:
+            w.add_episode(**ep)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -61,34 +64,6 @@ def _cfg(tmp_path, *extra):
                               "evaluation.save_videos=1", "evaluation.video_size=32", *extra])
 
 
-def test_reward_sources(dataset, tmp_path):
-    ds = OfflineDataset.open(dataset)
-    gt = ds.ground_truth().reward
-    assert np.allclose(select_rewards(ds, "ground_truth", None, 0.1), gt * 0.1)
-    avg = select_rewards(ds, "average", None)
-    assert np.allclose(avg, gt.mean()) and avg.shape == gt.shape
-    # minmax maps the true reward to [0, 1] (as relabel.normalize does the learned one); the
-    # average is taken after it
-    unit = select_rewards(ds, "ground_truth", None, 2.0, true_normalize="minmax")
-    assert np.allclose(unit, 2 * (gt - gt.min()) / (gt.max() - gt.min()), atol=1e-6)
-    assert unit.min() == 0 and np.isclose(unit.max(), 2.0)
-    assert np.allclose(select_rewards(ds, "average", None, 1.0, "minmax"), unit.mean() / 2, atol=1e-6)
-    with pytest.raises(StageError, match="train.true_reward_normalize must be one of"):
-        select_rewards(ds, "ground_truth", None, 1.0, "range")
-    path = tmp_path / "rewards.npz"
-    learned = np.linspace(0, 1, ds.num_transitions).astype(np.float32)
-    write_rewards(path, learned, np.zeros_like(learned), method="none", shift=0.0, mult=1.0,
-                  score="next", observation="image", ckpt_sha256="x", config_hash="y")
-    assert np.allclose(select_rewards(ds, "learned", path, 2.0), 2 * learned)
-    with pytest.raises(StageError, match="train.reward must be one of"):
-        select_rewards(ds, "oracle", path)
-    short = tmp_path / "short.npz"
-    write_rewards(short, learned[:5], learned[:5], method="none", shift=0.0, mult=1.0, score="next",
-                  observation="image", ckpt_sha256="x", config_hash="y")
-    with pytest.raises(ValueError, match="relabel this dataset"):
-        select_rewards(ds, "learned", short)
-
-
 def test_train_then_evaluate_stage(dataset, tmp_path):
     from orlvlmf.evaluation.stage import EvaluateStage
 
@@ -98,7 +73,10 @@ def test_train_then_evaluate_stage(dataset, tmp_path):
     assert summary["steps"] == 60 and summary["steps_per_s"] > 0
     metrics = json.loads((ctx.staging_dir / "train_metrics.json").read_text())
     assert [e["step"] for e in metrics["evals"]] == [30, 60]
-    assert metrics["reward"]["source"] == "ground_truth"
+    gt = OfflineDataset.open(dataset).ground_truth().reward.astype(np.float64)
+    unit = 0.01 * (gt - gt.min()) / (gt.max() - gt.min())  # the column it trained on: minmax x 0.01
+    assert metrics["reward"]["mean"] == pytest.approx(unit.mean(), rel=1e-5)
+    assert metrics["reward"]["std"] == pytest.approx(unit.std(), rel=1e-4)
     assert (tmp_path / "tb" / "train" / "seed_0").is_dir()
     assert (ctx.work_dir / "last.ckpt").exists()
 
@@ -107,7 +85,9 @@ def test_train_then_evaluate_stage(dataset, tmp_path):
     out = json.loads((ectx.staging_dir / "eval.json").read_text())
     assert out["policy_step"] == 60 and len(out["episodes"]) == 2
     assert 0.0 <= esum["success_rate"] <= 1.0
-    assert out["return_mean"] == pytest.approx(np.mean([e["return"] for e in out["episodes"]]))
+    replay = replay_returns(ctx.staging_dir / "policy.ckpt", "cartpole", [e["seed"] for e in out["episodes"]])
+    assert [e["return"] for e in out["episodes"]] == pytest.approx([r for r, _, _ in replay], rel=1e-6)
+    assert out["return_mean"] == pytest.approx(np.mean([r for r, _, _ in replay]), rel=1e-6)
     assert (ectx.staging_dir / out["videos"][0]).stat().st_size > 0
 
 

@@ -5,9 +5,9 @@ from omegaconf import OmegaConf
 
 from orlvlmf.data.dataset import OfflineDataset
 from orlvlmf.pipeline.manifest import Manifest
-from orlvlmf.reward.clip_reward import (ClipRewardConfig, ClipWeightsError, clip_scores, goal_sentence,
-                                        load_clip, write_clip_rewards)
-from orlvlmf.reward.relabel import load_rewards
+from orlvlmf.reward.clip_reward import ClipWeightsError, clip_scores, goal_sentence, load_clip, write_clip_rewards
+from orlvlmf.reward.column import load_rewards
+from orlvlmf.reward.config import ClipRewardConfig
 from tests.reward.conftest import make_dataset
 
 torch.set_num_threads(1)
@@ -87,7 +87,6 @@ def test_no_weights_offline_says_how_to_provide_them(tmp_path, monkeypatch):
 
 
 def test_clip_reward_stage_through_the_pipeline(dataset, tmp_path):
-    import orlvlmf.reward.clip_stage  # noqa: F401  (registers the stage)
     from orlvlmf.pipeline.runner import Pipeline
 
     cfg = OmegaConf.create({"name": "clip", "run_dir": str(tmp_path), "seeds": [0],

@@ -16,7 +16,20 @@ def test_bradley_terry_matches_hand_computed_eq2():
     l1 = -math.log(math.exp(1) / (math.exp(1) + math.exp(0)))
     l2 = -math.log(math.exp(2) / (math.exp(0) + math.exp(2)))
     assert bradley_terry_loss(ret0, ret1, target).item() == pytest.approx((l1 + l2) / 2, rel=1e-6)
-    assert (l1 + l2) / 2 == pytest.approx(0.22009, abs=1e-4)
+
+
+def test_bradley_terry_matches_a_numpy_reference_with_ensemble_and_soft_targets():
+    """Eq. 1-2 written out in float64 numpy on random returns (an ensemble axis, labels 0, 1 and
+    tie targets 0.5) against the loss; swapping the two segments and the label gives the same loss."""
+    rng = np.random.default_rng(0)
+    ret0, ret1 = rng.normal(0, 3, (3, 40)), rng.normal(0, 3, (3, 40))
+    y = rng.choice([0.0, 1.0, 0.5], 40)
+    p1 = np.exp(ret1) / (np.exp(ret0) + np.exp(ret1))  # P[sigma_1 > sigma_0]
+    ref = -(y * np.log(p1) + (1 - y) * np.log(1 - p1)).mean()
+    t0, t1, ty = (torch.from_numpy(a).float() for a in (ret0, ret1, y))
+    assert bradley_terry_loss(t0, t1, ty).item() == pytest.approx(ref, rel=1e-5)
+    assert bradley_terry_loss(t1, t0, 1 - ty).item() == pytest.approx(ref, rel=1e-5)
+    assert bradley_terry_loss(t0, t1, 1 - ty).item() != pytest.approx(ref, rel=1e-2)
 
 
 def test_tie_target_half_is_log2_at_equal_returns_and_soft_elsewhere():
@@ -48,8 +61,12 @@ def test_preference_targets_drop_and_half():
     labels = np.array([0, 1, -1, 1])
     keep, target = preference_targets(labels, "drop")
     assert keep.tolist() == [0, 1, 3] and target.tolist() == [0.0, 1.0, 1.0]
+    assert target.dtype == np.float32
+    default_keep, default_target = preference_targets(labels)  # ties are dropped by default
+    assert default_keep.tolist() == keep.tolist() and default_target.tolist() == target.tolist()
     keep, target = preference_targets(labels, "half")
     assert keep.tolist() == [0, 1, 2, 3] and target.tolist() == [0.0, 1.0, 0.5, 1.0]
+    assert target.dtype == np.float32
     with pytest.raises(ValueError, match="0, 1 or -1"):
         preference_targets(np.array([0, 2]))
     with pytest.raises(ValueError, match="drop' or 'half"):
@@ -60,3 +77,6 @@ def test_accuracy_ignores_ties():
     pred, true = preference_correct(torch.tensor([0.0, 1.0, 0.0]), torch.tensor([1.0, 0.0, 5.0]),
                                     torch.tensor([1.0, 1.0, 0.5]))
     assert pred.tolist() == [1, 0] and true.tolist() == [1, 1]
+    # equal predicted returns do not predict sigma_1 better
+    pred, _ = preference_correct(torch.tensor([2.0]), torch.tensor([2.0]), torch.tensor([1.0]))
+    assert pred.tolist() == [0]

@@ -3,13 +3,22 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from orlvlmf.config.schema import TrainerConfig
+from orlvlmf.data.dataset import OfflineDataset
 from orlvlmf.pipeline.stage import StageContext, StageError
 from orlvlmf.registry import REGISTRY
+from orlvlmf.reward.column import load_rewards
 from orlvlmf.reward.config import RelabelConfig, RewardConfig
-from orlvlmf.reward.relabel import load_rewards
+from orlvlmf.reward.model import load_reward_net
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
 
 
 def _cfg(reward=None, relabel=None):
@@ -40,16 +49,30 @@ def test_reward_then_relabel_stages(tiny_dataset, tiny_pairs, tmp_path):
     rctx = _ctx(cfg, tmp_path, "reward", {"collect/dataset.h5": tiny_dataset, "label/pairs.npz": tiny_pairs})
     summary = REGISTRY.create("stages", "reward").run(rctx)
     metrics = json.loads((rctx.staging_dir / "reward_metrics.json").read_text())
-    assert summary["val_acc"] == metrics["val_acc"] and metrics["val_acc"] >= 0.8
+    assert metrics["val_acc"] >= 0.8
     assert metrics["gt_spearman"] >= 0.7 and metrics["gt_transitions"] > 0
     assert (tmp_path / "tb" / "reward" / "seed_0").is_dir()
     ckpt = rctx.staging_dir / "reward_model.ckpt"
     lctx = _ctx(cfg, tmp_path, "relabel", {"collect/dataset.h5": tiny_dataset, "reward/reward_model.ckpt": ckpt})
     out = REGISTRY.create("stages", "relabel").run(lctx)
     col = load_rewards(lctx.staging_dir / "rewards.npz", num_transitions=200)
-    assert col.reward.min() == pytest.approx(0) and col.reward.max() == pytest.approx(1)
-    assert col.provenance["observation"] == "state" and len(col.provenance["reward_ckpt_sha256"]) == 64
-    assert out["gt_spearman"] >= 0.7
+    # independent reference: the saved ensemble applied by hand to each transition's o'_i
+    net, _ = load_reward_net(ckpt)
+    with OfflineDataset.open(tiny_dataset) as ds:
+        nxt = torch.from_numpy(ds.next_observations("state", np.arange(200)))
+        gt = ds.ground_truth().reward
+    with torch.no_grad():
+        direct = torch.stack([h(e(net.preprocess(nxt))).squeeze(-1)
+                              for e, h in zip(net.encoders, net.heads)]).mean(0).numpy()
+    np.testing.assert_allclose(col.reward_raw, direct, rtol=1e-5, atol=1e-5)
+    unit = (direct - direct.min()) / (direct.max() - direct.min())  # relabel.normalize=minmax
+    np.testing.assert_allclose(col.reward, unit, atol=1e-5)
+    # the model ranks the labeled pairs as the noiseless teacher did (not the stage's own figure)
+    pairs = np.load(tiny_pairs)
+    decided = pairs["label"] != -1
+    pred = (direct[pairs["idx1"]] > direct[pairs["idx0"]]).astype(int)
+    assert (pred[decided] == pairs["label"][decided]).mean() >= 0.85
+    assert out["gt_spearman"] == pytest.approx(spearman(direct, gt), abs=1e-4) and out["gt_spearman"] >= 0.7
 
 
 def test_reward_stage_bad_inputs_give_one_clear_error(tiny_dataset, tmp_path):

@@ -4,8 +4,10 @@ import csv
 
 import pytest
 
-from orlvlmf.sweep.config import SweepConfigError, load_sweep_config
-from orlvlmf.sweep.runner import cells_of, run_sweep
+from orlvlmf.sweep.cells import cells_of
+from orlvlmf.sweep.config import load_sweep_config
+from orlvlmf.sweep.runner import run_sweep
+from orlvlmf.sweep.schema import SweepConfigError
 from tests.sweep.helpers import CALLS, INTERRUPT, write_sweep
 
 
@@ -61,6 +63,24 @@ def test_changed_cell_config_reruns_only_that_method(tmp_path):
     assert CALLS["train"] == 12
 
 
+def test_bumped_stage_version_reruns_it_and_its_dependants_through_the_cache(tmp_path, monkeypatch):
+    from tests.sweep.helpers import FakeTrain
+
+    cfg, file = load_sweep_config(write_sweep(tmp_path))
+    quiet = dict(echo=lambda s: None, only=lambda c: c.quality == "random")  # 4 cells
+    run_sweep(cfg, file, **quiet)
+    assert (CALLS["train"], CALLS["eval"]) == (4, 4)
+    monkeypatch.setattr(FakeTrain, "version", "2")  # its behaviour changed: policy.ckpt differs
+    summary = run_sweep(cfg, file, **quiet)
+    assert len(summary.ran) == 4 and not summary.skipped  # finished cells are not trusted
+    assert (CALLS["train"], CALLS["eval"]) == (8, 8)  # train and its dependant eval rerun
+    assert CALLS["collect:random"] == 1  # the upstream stage is still shared
+    assert len(run_sweep(cfg, file, **quiet).skipped) == 4
+    monkeypatch.setattr(FakeTrain, "version", "1")  # back: the cache still holds version 1's runs
+    summary = run_sweep(cfg, file, **quiet)
+    assert len(summary.ran) == 4 and (CALLS["train"], CALLS["eval"]) == (8, 8)
+
+
 def test_a_failing_cell_is_reported_and_retried(tmp_path):
     extra = "  bad: {stages: [sweeptest_collect, sweeptest_train], overrides: []}\n"
     path = write_sweep(tmp_path, "")
@@ -91,7 +111,7 @@ def test_bad_sweep_configs_say_what_is_wrong(tmp_path):
 def test_layered_overrides_replace_a_component_whose_name_changes():
     from omegaconf import OmegaConf
 
-    from orlvlmf.sweep.runner import layered_overrides
+    from orlvlmf.sweep.overrides import layered_overrides
 
     base = OmegaConf.create({"policy": {"name": "iql", "beta": 3.0}})
     items = ["policy.encoder={name: mlp}", "policy.beta=1.0", "train.steps=5", "policy.name=bc",

@@ -15,11 +15,10 @@ gets the same answer on every run, and raising p only adds flips.
 from __future__ import annotations
 
 import hashlib
-import time
 
 import numpy as np
 
-from orlvlmf.feedback.backends.base import BackendStats, LabelingAborted, PairSource, Query
+from orlvlmf.feedback.backends.base import Answer, PairSource, Query
 from orlvlmf.feedback.config import ScriptedConfig
 from orlvlmf.registry import register
 
@@ -49,7 +48,8 @@ def uniform_from_key(key: str, seed: int) -> float:
 
 @register("feedback", "scripted", config=ScriptedConfig)
 class ScriptedTeacher:
-    """Answers from GT reward; see the module docstring for the rule and the noise models."""
+    """A teacher (:mod:`.base`): answers from GT reward; see the module docstring for the rule
+    and the noise models."""
 
     needs_ground_truth = True
 
@@ -79,19 +79,11 @@ class ScriptedTeacher:
             ident["proximity_scale"] = c.proximity_scale
         return ident
 
-    def label(self, queries: list[Query], source: PairSource, store, session_id: int,
-              log=print) -> BackendStats:
-        t0 = time.perf_counter()
-        stats = BackendStats(requested=len(queries))
+    def answer(self, queries: list[Query], source: PairSource) -> list[Answer]:
+        """The labels of ``queries`` (a teacher: all at once, no cost)."""
         if not queries:
-            return stats
-        try:
-            reward = source.ground_truth_reward()
-        except Exception as err:
-            raise LabelingAborted(
-                f"the scripted teacher needs the dataset's ground-truth reward: {err}. Use a VLM "
-                f"backend (feedback.name=litellm) for data without ground truth") from None
-        rng = float(reward.max() - reward.min()) if len(reward) else 0.0
+            return []
+        reward, rng = source.teacher_reward("the scripted teacher")
         i0 = np.asarray([q.idx0 for q in queries])
         i1 = np.asarray([q.idx1 for q in queries])
         r0, r1 = reward[i0], reward[i1]
@@ -100,18 +92,6 @@ class ScriptedTeacher:
         u = np.asarray([uniform_from_key(q.pair_key, self.cfg.noise_seed) for q in queries])
         flip = (labels >= 0) & (u < p)
         labels = np.where(flip, 1 - labels, labels)
-        rows = []
-        for q, lab, f, a, b in zip(queries, labels.tolist(), flip.tolist(), r0.tolist(), r1.tolist()):
-            text = f"gt reward {a:.6g} vs {b:.6g}" + (" (flipped by noise)" if f else "")
-            rows.append({
-                "query_key": q.query_key, "pair_key": q.pair_key, "idx0": q.idx0, "idx1": q.idx1,
-                "image_key": source.image_key, "backend": "scripted", "model": self.model,
-                "prompt_version": None, "task": source.task, "status": "answered",
-                "stage1_text": text, "stage2_text": str(lab), "label": int(lab), "clean": 1,
-                "latency_s": 0.0, "cost_usd": 0.0, "calls": 0, "retries": 0, "session_id": session_id,
-            })
-        for s in range(0, len(rows), 2000):
-            store.put_many(rows[s:s + 2000])
-        stats.sent = stats.answered = len(rows)
-        stats.seconds = time.perf_counter() - t0
-        return stats
+        return [Answer(int(lab), f"gt reward {a:.6g} vs {b:.6g}" + (" (flipped by noise)" if f else ""),
+                       str(lab))
+                for lab, f, a, b in zip(labels.tolist(), flip.tolist(), r0.tolist(), r1.tolist())]

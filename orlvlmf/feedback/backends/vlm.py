@@ -1,60 +1,41 @@
-"""VLM feedback through litellm: two-stage (or single-call) preference queries, async and durable.
+"""VLM feedback through litellm: one chat call in, one reply (text, tokens, cost) out.
 
-Flow per query (two-stage, as in RL-VLM-F): stage 1 sends the goal text and the two frames
-(Image 1, Image 2) and asks for an analysis; stage 2 sends the analysis alone and asks for one
-line: 0 / 1 / -1 (see :mod:`orlvlmf.feedback.prompts`, :mod:`orlvlmf.feedback.parsing`).  The
-analysis is committed to the store as soon as it arrives, so an interrupted run only re-sends
-the stage-2 call; the label is committed the moment it arrives.
+A chat backend (:mod:`orlvlmf.feedback.backends.base`): labeling (:mod:`orlvlmf.feedback.labeling`)
+builds the two-stage dialogue of each query (:mod:`orlvlmf.feedback.prompts`), schedules the
+calls, retries and budgets them and stores the answers; this module makes one call through
+``litellm.acompletion`` and says what happened:
 
-Scheduling: ``concurrency`` workers, each with at most one request in flight; a producer thread
-reads and encodes the frames ahead of them.  Each call has a timeout (``timeout_s``); rate limits
-(429), server errors (5xx, 408, 409), timeouts and dropped connections are retried up to
-``max_retries`` times, waiting ``Retry-After`` when the server gives it, else
-``min(max_backoff_s, backoff_s * 2**attempt) * U(0.5, 1.5)``.  Other 4xx errors fail the query
-(stored as ``failed``, asked again next run); 401 / 403 / 404 abort the run with a clear message.
+* a reply: its text, prompt / completion tokens and cost (litellm's price table, or the
+  configured ``input_usd_per_mtok`` / ``output_usd_per_mtok``; None when the price is unknown);
+* a failure, classified (:func:`classify`): rate limits (429), server errors (5xx, 408, 409),
+  timeouts and dropped connections may succeed on retry (with the server's Retry-After when it
+  gives one); other 4xx errors fail the query; 401 / 403 / 404 are fatal (the run stops).
 
-Budget: before a query starts, the run stops cleanly when ``max_queries`` queries were started or
-when spent + (in flight + 1) * mean cost per query would pass ``max_cost_usd`` (so it stays within
-the cap up to the estimate's error).  The API key is read from the environment variable named by
-``api_key_env`` at call time, passed to litellm and never stored, logged or put in messages.
+The API key is read from the environment variable named by ``api_key_env`` when labeling opens
+the backend, passed to litellm and never stored, logged or put in messages (:func:`redact`).
+
+With ``batch: true`` the same requests go through litellm's files + batches functions
+(``create_file``, ``create_batch``, ``retrieve_batch``, ``list_batches``, ``file_content``) to
+OpenAI, Azure or an OpenAI-compatible server (vLLM: ``hosted_vllm/...`` or ``openai/...`` with
+``api_base``); replies are priced at litellm's batch prices (``*_batches``) or the configured ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
-import threading
 import time
-from collections import Counter
-from dataclasses import dataclass
 
-from orlvlmf.feedback.backends.base import BackendStats, LabelingAborted, PairSource, Query
+from orlvlmf.feedback.backends.base import (BatchState, CallFailed, LabelingAborted, PairSource,
+                                            Reply, Request, check_chat_config)
+from orlvlmf.feedback.backends.litellm_setup import import_litellm  # noqa: F401 - also used from here
 from orlvlmf.feedback.config import LiteLLMConfig
-from orlvlmf.feedback.images import encode_png, png_data_url
-from orlvlmf.feedback.parsing import parse_label, parse_last_line
-from orlvlmf.feedback.prompts import get_prompts, label_messages, vision_messages
 from orlvlmf.registry import register
 
-PROGRESS_EVERY_S = 10.0
-SESSION_UPDATE_EVERY_S = 2.0
-MAX_RETRY_AFTER_S = 600.0
+BATCH_PROVIDERS = {"openai": "openai", "azure": "azure", "hosted_vllm": "hosted_vllm"}
+BATCH_ENDPOINT = "/v1/chat/completions"
 _KEYLIKE = re.compile(r"\b(sk|key|pk|rk)-[A-Za-z0-9_\-*.]{6,}")
-
-
-def import_litellm():
-    """litellm, configured quietly (imported only here: it takes seconds)."""
-    # litellm fetches its price table from the network at import unless told not to; use the
-    # copy it ships (export LITELLM_LOCAL_MODEL_COST_MAP=False for the remote one).
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    litellm.turn_off_message_logging = True  # callbacks never see prompts or images
-    litellm.drop_params = True  # e.g. temperature on models that reject it: dropped, not a 400
-    return litellm
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -62,26 +43,6 @@ def redact(text: str, secret: str | None) -> str:
     if secret and secret != "EMPTY":
         text = text.replace(secret, "***")
     return _KEYLIKE.sub(lambda m: m.group(1) + "-***", text)
-
-
-class _Fatal(Exception):
-    pass
-
-
-class _CallFailed(Exception):
-    def __init__(self, message: str, calls: int, retries: int):
-        super().__init__(message)
-        self.calls, self.retries = calls, retries
-
-
-@dataclass
-class _CallResult:
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float | None
-    calls: int
-    retries: int
 
 
 def _retry_after(err: Exception) -> float | None:
@@ -144,16 +105,18 @@ class LiteLLMBackend:
     def __init__(self, **options):
         self.cfg = LiteLLMConfig(**options)
         c = self.cfg
-        get_prompts(c.prompt_version)  # unknown version -> clear error now
-        for name in ("concurrency", "image_size", "max_tokens"):
-            if getattr(c, name) < 1:
-                raise ValueError(f"feedback.{name} must be >= 1, got {getattr(c, name)}")
-        if c.timeout_s <= 0 or c.max_retries < 0 or c.backoff_s < 0:
-            raise ValueError("feedback.timeout_s must be > 0, max_retries and backoff_s >= 0")
+        check_chat_config(c)
+        if c.max_tokens < 1:
+            raise ValueError(f"feedback.max_tokens must be >= 1, got {c.max_tokens}")
         if (c.input_usd_per_mtok is None) != (c.output_usd_per_mtok is None):
             raise ValueError("set both feedback.input_usd_per_mtok and feedback.output_usd_per_mtok, "
                              "or neither (then litellm's price table is used)")
-        self._rng = random.Random(0)
+        if c.batch:
+            batch_provider(c.model)  # a model the batch API cannot reach: refused now
+            if c.batch_poll_s <= 0:
+                raise ValueError(f"feedback.batch_poll_s must be > 0, got {c.batch_poll_s}")
+        self._litellm = None
+        self._key: str | None = None
         self._unpriced = False
 
     @property
@@ -166,7 +129,21 @@ class LiteLLMBackend:
                 "prompt_version": c.prompt_version, "two_stage": c.two_stage,
                 "image_size": c.image_size, "temperature": c.temperature}
 
-    # -- setup --------------------------------------------------------------------------------
+    def prices(self, batch: bool = False):
+        """USD per token: the configured prices, else litellm's table (its batch prices for
+        ``batch``), else unknown (:func:`orlvlmf.feedback.cost.lookup_prices`)."""
+        from orlvlmf.feedback.cost import lookup_prices
+
+        c = self.cfg
+        return lookup_prices(c.model, batch, c.input_usd_per_mtok, c.output_usd_per_mtok)
+
+    # -- before any call ----------------------------------------------------------------------
+    def open(self, source: PairSource) -> None:
+        """Read the key, import litellm, check that a cost cap can be enforced."""
+        self._key = self._api_key()
+        self._litellm = import_litellm()
+        self._check_pricing(self._litellm)
+
     def _api_key(self) -> str | None:
         env = self.cfg.api_key_env
         if not env:
@@ -185,6 +162,11 @@ class LiteLLMBackend:
         c = self.cfg
         if c.max_cost_usd is None or c.input_usd_per_mtok is not None:
             return
+        if c.batch and not self.prices(batch=True).known:
+            raise LabelingAborted(
+                f"feedback.max_cost_usd is set but litellm has no batch price for model '{c.model}', "
+                f"so the cap cannot be enforced. Set feedback.input_usd_per_mtok and "
+                f"feedback.output_usd_per_mtok (the batch prices, USD per million tokens) or drop the cap")
         try:
             litellm.get_model_info(c.model)
         except Exception:
@@ -212,232 +194,126 @@ class LiteLLMBackend:
                 self._unpriced = True  # litellm has no price for this model: stop asking
             return None
 
-    # -- entry point --------------------------------------------------------------------------
-    def label(self, queries: list[Query], source: PairSource, store, session_id: int,
-              log=print) -> BackendStats:
-        stats = BackendStats(requested=len(queries))
-        if not queries:
-            return stats
-        key = self._api_key()
-        litellm = import_litellm()
-        self._check_pricing(litellm)
-        run = _Run(self, litellm, key, queries, source, store, session_id, log, stats)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(run.main())
-        else:  # called from inside an event loop (a notebook): use a loop of our own
-            t = threading.Thread(target=lambda: asyncio.run(run.main()))
-            t.start()
-            t.join()
-        if run.fatal is not None:
-            raise LabelingAborted(run.fatal)
-        return stats
+    # -- one call -----------------------------------------------------------------------------
+    def _failure(self, err: Exception, what: str) -> CallFailed:
+        """The CallFailed for a litellm exception (classified, key masked)."""
+        c = self.cfg
+        kind, retryable = classify(err)
+        msg = redact(f"{type(err).__name__}: {str(err).strip()[:300]}", self._key)
+        if kind == "fatal":
+            msg = (f"the VLM endpoint refused the {what} ({msg}). Check the model name "
+                   f"'{c.model}', feedback.api_base and the key in "
+                   f"{c.api_key_env or 'the provider environment variable'}")
+        return CallFailed(msg, kind, retryable, fatal=kind == "fatal", retry_after=_retry_after(err))
 
-
-class _Run:
-    """State of one labeling invocation."""
-
-    def __init__(self, backend: LiteLLMBackend, litellm, key, queries, source, store,
-                 session_id, log, stats: BackendStats):
-        self.b, self.cfg, self.litellm, self.key = backend, backend.cfg, litellm, key
-        self.queries, self.source, self.store = queries, source, store
-        self.session_id, self.log, self.stats = session_id, log, stats
-        self.stop_reason: str | None = None
-        self.fatal: str | None = None
-        self.in_flight = 0
-        self.costed = 0  # answered queries with a known cost
-        self.errors: Counter = Counter()
-
-    # -- budget -------------------------------------------------------------------------------
-    def _budget_stop(self) -> str | None:
-        c, s = self.cfg, self.stats
-        if c.max_queries is not None and s.sent >= c.max_queries:
-            return f"budget: max_queries={c.max_queries} reached"
-        if c.max_cost_usd is not None:
-            est = s.cost_usd / self.costed if self.costed else 0.0
-            if s.cost_usd + (self.in_flight + 1) * est > c.max_cost_usd or s.cost_usd >= c.max_cost_usd:
-                return (f"budget: max_cost_usd={c.max_cost_usd:g} reached "
-                        f"(spent ${s.cost_usd:.4f}, about ${est:.4f} per query)")
-        return None
-
-    # -- one API call with retries ------------------------------------------------------------
-    async def _call(self, messages: list[dict]) -> _CallResult:
-        c, s = self.cfg, self.stats
-        kwargs = dict(model=c.model, messages=messages, temperature=c.temperature,
+    async def complete(self, request: Request) -> Reply:
+        c = self.cfg
+        kwargs = dict(model=c.model, messages=request.messages, temperature=c.temperature,
                       max_tokens=c.max_tokens, timeout=c.timeout_s, max_retries=0)
         if c.api_base:
             kwargs["api_base"] = c.api_base
-        if self.key is not None:
-            kwargs["api_key"] = self.key
-        calls = retries = 0
-        for attempt in range(c.max_retries + 1):
-            if self.fatal is not None:
-                raise _CallFailed("run aborted", calls, retries)
-            calls += 1
-            s.calls += 1
-            try:
-                resp = await asyncio.wait_for(self.litellm.acompletion(**kwargs), c.timeout_s + 5.0)
-            except Exception as err:  # noqa: BLE001 - every failure is classified below
-                kind, retryable = classify(err)
-                msg = redact(f"{type(err).__name__}: {str(err).strip()[:300]}", self.key)
-                self.errors[kind] += 1
-                if kind == "fatal":
-                    raise _Fatal(msg) from None
-                if not retryable or attempt == c.max_retries:
-                    raise _CallFailed(msg, calls, retries) from None
-                retries += 1
-                s.retries += 1
-                wait = _retry_after(err)  # 429 and 503 may say how long to wait
-                if wait is None:
-                    wait = min(c.max_backoff_s, c.backoff_s * 2 ** attempt) * self.b._rng.uniform(0.5, 1.5)
-                await asyncio.sleep(min(wait, MAX_RETRY_AFTER_S))
+        if self._key is not None:
+            kwargs["api_key"] = self._key
+        try:
+            resp = await self._litellm.acompletion(**kwargs)
+        except Exception as err:  # noqa: BLE001 - every failure is classified
+            raise self._failure(err, "request") from None
+        choice = resp.choices[0] if getattr(resp, "choices", None) else None
+        text = (choice.message.content if choice is not None and choice.message else None) or ""
+        usage = getattr(resp, "usage", None)
+        return Reply(text=text if isinstance(text, str) else str(text),
+                     prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                     completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                     cost_usd=self._cost(self._litellm, resp))
+
+    # -- the batch API --------------------------------------------------------------------------
+    def _batch_kwargs(self) -> dict:
+        kw = {"custom_llm_provider": batch_provider(self.cfg.model)[0]}
+        if self.cfg.api_base:
+            kw["api_base"] = self.cfg.api_base
+        if self._key is not None:
+            kw["api_key"] = self._key
+        return kw
+
+    def _batch_call(self, what: str, fn, **kwargs):
+        try:
+            return fn(**kwargs, **self._batch_kwargs())
+        except Exception as err:  # noqa: BLE001 - every failure is classified
+            raise self._failure(err, what) from None
+
+    def batch_line(self, request: Request, custom_id: str) -> dict:
+        """One request of a batch input file (OpenAI's JSONL format)."""
+        c = self.cfg
+        return {"custom_id": custom_id, "method": "POST", "url": BATCH_ENDPOINT,
+                "body": {"model": batch_provider(c.model)[1], "messages": request.messages,
+                         "temperature": c.temperature, "max_tokens": c.max_tokens}}
+
+    def submit_batch(self, lines: list[dict], tag: str) -> str:
+        """Upload ``lines`` as a batch input file and create the batch (metadata carries ``tag``)."""
+        import json
+
+        data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        f = self._batch_call("file upload", self._litellm.create_file, file=(f"{tag}.jsonl", data),
+                             purpose="batch")
+        b = self._batch_call("batch creation", self._litellm.create_batch, completion_window=self.cfg.batch_window,
+                             endpoint=BATCH_ENDPOINT, input_file_id=f.id, metadata={"orlvlmf_tag": tag})
+        return str(b.id)
+
+    def find_batch(self, tag: str) -> str | None:
+        """The id of a batch created with ``tag`` (listing the provider's recent batches)."""
+        page = self._batch_call("batch listing", self._litellm.list_batches, limit=100)
+        for b in getattr(page, "data", None) or []:
+            meta = (b.get("metadata") if isinstance(b, dict) else getattr(b, "metadata", None)) or {}
+            if meta.get("orlvlmf_tag") == tag:
+                return str(b["id"] if isinstance(b, dict) else b.id)
+        return None
+
+    def poll_batch(self, batch_id: str) -> BatchState:
+        b = self._batch_call("batch status request", self._litellm.retrieve_batch, batch_id=batch_id)
+        counts = getattr(b, "request_counts", None)
+        errors = getattr(getattr(b, "errors", None), "data", None) or []
+        error = "; ".join(f"{getattr(e, 'code', '')}: {getattr(e, 'message', '')}" for e in errors) or None
+        return BatchState(batch_id, str(b.status), int(getattr(counts, "total", 0) or 0),
+                          int(getattr(counts, "completed", 0) or 0), int(getattr(counts, "failed", 0) or 0),
+                          getattr(b, "output_file_id", None), getattr(b, "error_file_id", None), error)
+
+    def batch_replies(self, state: BatchState) -> dict[str, Reply | str]:
+        """Replies of a finished batch by custom id (a string: that request's error)."""
+        import json
+
+        prices = self.prices(batch=True)
+        out: dict[str, Reply | str] = {}
+        for file_id in (state.output_file_id, state.error_file_id):
+            if not file_id:
                 continue
-            choice = resp.choices[0] if getattr(resp, "choices", None) else None
-            text = (choice.message.content if choice is not None and choice.message else None) or ""
-            usage = getattr(resp, "usage", None)
-            return _CallResult(text=text if isinstance(text, str) else str(text),
-                               prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                               completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                               cost=self.b._cost(self.litellm, resp), calls=calls, retries=retries)
-        raise AssertionError("unreachable")
-
-    # -- one query ----------------------------------------------------------------------------
-    def _prepare(self, q: Query) -> tuple[Query, str | None, str | None]:
-        if q.stage1_text is not None and self.cfg.two_stage:
-            return q, None, None  # the analysis is stored: only the label call is due
-        a, b = self.source.images(q.idx0, q.idx1)
-        size = self.cfg.image_size
-        return q, png_data_url(encode_png(a, size)), png_data_url(encode_png(b, size))
-
-    def _base_row(self, q: Query) -> dict:
-        return {"query_key": q.query_key, "pair_key": q.pair_key, "idx0": q.idx0, "idx1": q.idx1,
-                "image_key": self.source.image_key, "backend": "litellm", "model": self.cfg.model,
-                "prompt_version": self.cfg.prompt_version, "task": self.source.task,
-                "session_id": self.session_id}
-
-    async def _answer(self, q: Query, url0: str | None, url1: str | None) -> None:
-        c, s, task = self.cfg, self.stats, self.source.task
-        t0 = time.perf_counter()
-        acc = {"calls": q.prior.get("calls") or 0, "retries": q.prior.get("retries") or 0,
-               "prompt_tokens": q.prior.get("prompt_tokens") or 0,
-               "completion_tokens": q.prior.get("completion_tokens") or 0,
-               "cost_usd": q.prior.get("cost_usd")}
-        costs: list[float] = []  # costs known in this run
-
-        def add(r: _CallResult) -> None:
-            acc["calls"] += r.calls
-            acc["retries"] += r.retries
-            acc["prompt_tokens"] += r.prompt_tokens
-            acc["completion_tokens"] += r.completion_tokens
-            if r.cost is not None:
-                acc["cost_usd"] = (acc["cost_usd"] or 0.0) + r.cost
-                s.cost_usd += r.cost
-                costs.append(r.cost)
-
-        stage1 = q.stage1_text
-        try:
-            if c.two_stage:
-                if stage1 is None:
-                    r1 = await self._call(vision_messages(task, url0, url1, c.prompt_version))
-                    add(r1)
-                    stage1 = r1.text
-                    self.store.put({**self._base_row(q), **acc, "status": "stage1",
-                                    "stage1_text": stage1, "error": None})
-                r2 = await self._call(label_messages(task, stage1, c.prompt_version))
-                add(r2)
-                stage2 = r2.text
-                label, clean = parse_label(stage2)
-            else:
-                r = await self._call(vision_messages(task, url0, url1, c.prompt_version, single=True))
-                add(r)
-                stage1, stage2 = r.text, None
-                label, clean = parse_last_line(r.text)
-        except _CallFailed as err:
-            acc["calls"] += err.calls
-            acc["retries"] += err.retries
-            s.failed += 1
-            if s.answered == 0 and s.failed >= max(5, 2 * c.concurrency) and self.fatal is None:
-                self.fatal = (f"the first {s.failed} queries all failed (last error: {err}); "
-                              f"stopping instead of failing every query. Check feedback.model, "
-                              f"feedback.api_base and the endpoint")
-            self.store.put({**self._base_row(q), **acc, "status": "failed", "stage1_text": stage1,
-                            "error": str(err), "latency_s": time.perf_counter() - t0})
-            return
-        s.answered += 1
-        if costs:
-            self.costed += 1
-        self.store.put({**self._base_row(q), **acc, "status": "answered", "stage1_text": stage1,
-                        "stage2_text": stage2, "label": label, "clean": int(clean), "error": None,
-                        "latency_s": time.perf_counter() - t0})
-
-    # -- scheduling ---------------------------------------------------------------------------
-    async def main(self) -> None:
-        c, s = self.cfg, self.stats
-        t_start = time.perf_counter()
-        ready: asyncio.Queue = asyncio.Queue(maxsize=2 * c.concurrency)
-        done = asyncio.Event()
-
-        async def producer() -> None:
-            try:
-                for q in self.queries:
-                    if self.stop_reason or self.fatal:
-                        break
-                    await ready.put(await asyncio.to_thread(self._prepare, q))
-            finally:
-                for _ in range(c.concurrency):
-                    await ready.put(None)
-
-        async def worker() -> None:
-            while True:
-                item = await ready.get()
-                if item is None:
-                    return
-                if self.stop_reason or self.fatal:
+            content = self._batch_call("batch result download", self._litellm.file_content, file_id=file_id)
+            for line in content.content.decode().splitlines():
+                if not line.strip():
                     continue
-                reason = self._budget_stop()
-                if reason:
-                    self.stop_reason = reason
+                row = json.loads(line)
+                resp = row.get("response") or {}
+                body = resp.get("body") or {}
+                if resp.get("status_code") != 200 or row.get("error"):
+                    err = row.get("error") or body.get("error") or {}
+                    out[row["custom_id"]] = redact(f"batch request failed (status {resp.get('status_code')}): "
+                                                   f"{err.get('message', err) if isinstance(err, dict) else err}",
+                                                   self._key)
                     continue
-                self.in_flight += 1
-                s.sent += 1
-                try:
-                    await self._answer(*item)
-                except _Fatal as err:
-                    self.fatal = (f"the VLM endpoint refused the request ({err}). Check the model "
-                                  f"name '{c.model}', feedback.api_base and the key in "
-                                  f"{c.api_key_env or 'the provider environment variable'}")
-                finally:
-                    self.in_flight -= 1
+                choice = (body.get("choices") or [{}])[0]
+                usage = body.get("usage") or {}
+                pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+                cost = pt * prices.input + ct * prices.output if prices.known else None
+                out[row["custom_id"]] = Reply(str((choice.get("message") or {}).get("content") or ""), pt, ct, cost)
+        return out
 
-        async def reporter() -> None:
-            last_log = time.perf_counter()
-            while not done.is_set():
-                try:
-                    await asyncio.wait_for(done.wait(), SESSION_UPDATE_EVERY_S)
-                except asyncio.TimeoutError:
-                    pass
-                s.seconds = time.perf_counter() - t_start
-                self.store.update_session(self.session_id, **self._session_fields())
-                if time.perf_counter() - last_log >= PROGRESS_EVERY_S and not done.is_set():
-                    last_log = time.perf_counter()
-                    self.log(f"labeled {s.answered}/{s.requested} ({s.answered / s.seconds:.2f} "
-                             f"queries/s, {s.retries} retries, {s.failed} failed, ${s.cost_usd:.4f})")
 
-        rep = asyncio.create_task(reporter())
-        try:
-            await asyncio.gather(producer(), *[worker() for _ in range(c.concurrency)])
-        finally:
-            done.set()
-            await rep
-        s.seconds = time.perf_counter() - t_start
-        s.errors = dict(self.errors)
-        if self.fatal:
-            s.stop_reason = "aborted: " + self.fatal
-        elif self.stop_reason:
-            s.stop_reason = self.stop_reason
-
-    def _session_fields(self) -> dict:
-        s = self.stats
-        return {"sent": s.sent, "answered": s.answered, "failed": s.failed, "retries": s.retries,
-                "calls": s.calls, "cost_usd": s.cost_usd, "seconds": s.seconds}
+def batch_provider(model: str) -> tuple[str, str]:
+    """(litellm's provider for the batch API, the model name inside a request) of ``model``."""
+    prefix, _, rest = model.partition("/")
+    if not rest:
+        return "openai", model  # a bare name (gpt-4o): OpenAI's
+    if prefix in BATCH_PROVIDERS:
+        return BATCH_PROVIDERS[prefix], rest
+    raise ValueError(f"feedback.batch: litellm's batch API reaches OpenAI, Azure and OpenAI-compatible "
+                     f"servers such as vLLM (model gpt-4o, openai/<name> with api_base, azure/<deployment>, "
+                     f"hosted_vllm/<name>); '{model}' is none of them. Set feedback.batch=false")

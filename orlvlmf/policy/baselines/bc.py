@@ -2,7 +2,8 @@
 
 Policy mean mu(s) = tanh(f(s)) ∈ (−1, 1)^A.
 
-* ``gaussian``: L = −E[log N(a | mu(s), diag(σ²))], σ = exp(clip(log σ, min, max)) state-independent;
+* ``gaussian``: L = −E[log N(a | mu(s), diag(σ²))] (:mod:`orlvlmf.policy.gaussian`),
+  σ = exp(clip(log σ, min, max)) state-independent;
 * ``mse``:      L = E[||mu(s) − a||²].
 
 ``act`` returns mu(s) clipped to [−1, 1].
@@ -16,32 +17,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from orlvlmf.policy.base import LearnerError
-from orlvlmf.policy.baselines.common import StateLearner, mlp
+from orlvlmf.encoders.mlp import mlp
+from orlvlmf.policy import gaussian
+from orlvlmf.policy.baselines.common import StateLearner
 from orlvlmf.policy.baselines.config import BC_LOSSES, BCConfig
 from orlvlmf.policy.buffer import Batch
-
-_HALF_LOG_2PI = 0.5 * float(np.log(2 * np.pi))
-
-
-def gaussian_nll(mean: torch.Tensor, log_std: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
-    """−log N(act | mean, diag(exp(log_std)²)) summed over action dims, (B,)."""
-    z = (act - mean) * torch.exp(-log_std)
-    return (0.5 * z.square() + log_std).sum(-1) + _HALF_LOG_2PI * act.shape[-1]
-
+from orlvlmf.policy.errors import LearnerError
 
 class BC(StateLearner):
-    """Registered as learner ``bc`` (:mod:`orlvlmf.policy.baselines`); config :class:`BCConfig`."""
+    """Learner ``bc`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`BCConfig`."""
 
-    Config = BCConfig
-    registry_name = "bc"
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__(cfg, obs_spec, action_dim)
         c: BCConfig = self.cfg
         if c.loss not in BC_LOSSES:
             raise LearnerError(f"policy.loss must be one of {', '.join(BC_LOSSES)}, got '{c.loss}'")
-        self.net = mlp(self.obs_dim, c.hidden, self.action_dim)
+        self.net = mlp([self.obs_dim, *c.hidden, self.action_dim])
         self.log_std = nn.Parameter(torch.zeros(self.action_dim))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,10 +49,10 @@ class BC(StateLearner):
         mse = (mean - batch.actions).square().sum(-1).mean()
         if self.cfg.loss == "mse":
             return mse, mse
-        return gaussian_nll(mean, log_std, batch.actions).mean(), mse
+        return -gaussian.log_prob(mean, log_std, batch.actions).mean(), mse
 
     def update(self, batch: Batch, want_metrics: bool) -> dict[str, float] | None:
-        (opt,) = self._optimizers()
+        (opt,) = self.current_optimizers()
         loss, mse = self.loss(batch)
         opt.zero_grad(set_to_none=True)
         self._backward(loss)
@@ -71,7 +63,7 @@ class BC(StateLearner):
                 "bc/log_std": self.log_std.mean().item()}
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         mean, _ = self(x)
         out = mean.clamp(-1.0, 1.0).cpu().numpy()

@@ -1,4 +1,4 @@
-"""What the baseline learners share: flat observations, normalisation, MLPs, batched ``act``."""
+"""What the baseline learners share: flat observations, normalisation, batched ``act``."""
 
 from __future__ import annotations
 
@@ -6,20 +6,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
-from orlvlmf.policy.base import Learner, LearnerError
-
-
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """Linear → act → … → Linear(out_dim)."""
-    layers: list[nn.Module] = []
-    d = in_dim
-    for h in hidden:
-        layers += [nn.Linear(d, int(h)), act()]
-        d = int(h)
-    layers.append(nn.Linear(d, out_dim))
-    return nn.Sequential(*layers)
+from orlvlmf.policy.base import Learner
+from orlvlmf.policy.errors import LearnerError
 
 
 class StateLearner(Learner):

@@ -7,7 +7,7 @@ Light module: no torch.  Every baseline reads flat observations (``state``), as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import ClassVar, List
 
 BC_LOSSES = ("gaussian", "mse")
 
@@ -61,12 +61,12 @@ class GAILConfig:
     Each learner step: roll the current policy out for ``rollout_steps`` env steps, train the
     discriminator D(s, a) (logit; dataset = 1, policy = 0) for ``disc_epochs`` passes, reward the
     rollout with r = −log(1 − D(s, a)) = softplus(logit), then ``ppo_epochs`` passes of PPO-clip
-    with GAE(gamma, lambda).  ``env`` is the env node the policy interacts with (the sweep copies
-    the run's ``env`` node here; in a run config write ``env: ${env}``).
+    with GAE(gamma, lambda).  The policy interacts with the run's env (the train stage hands it to
+    the learner); episode k of the rollouts is reset with seed ``env_seed + k``.
     """
 
+    needs_env: ClassVar[bool] = True  # learns by interacting with the run's env, not from data alone
     observation: str = "state"
-    env: Dict[str, Any] = field(default_factory=dict)
     hidden: List[int] = field(default_factory=lambda: [64, 64])
     disc_hidden: List[int] = field(default_factory=lambda: [64, 64])
     rollout_steps: int = 1024

@@ -24,10 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from orlvlmf.policy.base import LearnerError
-from orlvlmf.policy.baselines.common import StateLearner, mlp
+from orlvlmf.encoders.mlp import mlp
+from orlvlmf.policy.baselines.common import StateLearner
 from orlvlmf.policy.baselines.config import DiffusionConfig
 from orlvlmf.policy.buffer import Batch
+from orlvlmf.policy.errors import LearnerError
 
 
 def timestep_features(k: torch.Tensor, dim: int) -> torch.Tensor:
@@ -44,9 +45,8 @@ class NoiseNet(nn.Module):
     def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int], time_dim: int):
         super().__init__()
         self.time_dim = time_dim
-        self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim * 2), nn.Mish(),
-                                      nn.Linear(time_dim * 2, time_dim))
-        self.net = mlp(action_dim + time_dim + obs_dim, hidden, action_dim, act=nn.Mish)
+        self.time_mlp = mlp([time_dim, time_dim * 2, time_dim], "mish")
+        self.net = mlp([action_dim + time_dim + obs_dim, *hidden, action_dim], "mish")
 
     def forward(self, noisy: torch.Tensor, k: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         t = self.time_mlp(timestep_features(k, self.time_dim))
@@ -61,10 +61,8 @@ def make_scheduler(c: DiffusionConfig):
 
 
 class DiffusionPolicy(StateLearner):
-    """Registered as learner ``diffusion``; config :class:`DiffusionConfig`."""
+    """Learner ``diffusion`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`DiffusionConfig`."""
 
-    Config = DiffusionConfig
-    registry_name = "diffusion"
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__(cfg, obs_spec, action_dim)
@@ -102,7 +100,7 @@ class DiffusionPolicy(StateLearner):
         return (self.noise_net(noisy, k, batch.obs) - eps).square().mean()
 
     def update(self, batch: Batch, want_metrics: bool) -> dict[str, float] | None:
-        (opt,) = self._optimizers()
+        (opt,) = self.current_optimizers()
         loss = self.loss(batch)
         opt.zero_grad(set_to_none=True)
         self._backward(loss)
@@ -132,7 +130,7 @@ class DiffusionPolicy(StateLearner):
         return a.clamp(-1.0, 1.0)
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         if self._noise is None or self._noise.device != x.device:
             self.reset_noise()

@@ -21,7 +21,8 @@ One learner step (``update``), with the dataset batch handed in by :class:`Learn
 
    with Â the per-rollout standardised advantage and R = A + V_old.
 
-The env is built from ``policy.env`` (a run's ``env`` node) on the first update.  ``act`` returns
+The env comes from the ``env_factory`` given to ``fit`` (the train stage builds the run's env) on
+the first update; episode k is reset with seed ``env_seed + k``.  ``act`` returns
 clip(mu(s), −1, 1).  The discriminator reads (s, a) with s normalised by the dataset statistics.
 """
 
@@ -34,13 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from orlvlmf.policy.base import LearnerError
-from orlvlmf.policy.baselines.common import StateLearner, mlp
+from orlvlmf.encoders.mlp import mlp
+from orlvlmf.policy import gaussian
+from orlvlmf.policy.baselines.common import StateLearner
 from orlvlmf.policy.baselines.config import GAILConfig
 from orlvlmf.policy.buffer import Batch
-
-_HALF_LOG_2PI = 0.5 * float(np.log(2 * np.pi))
-
+from orlvlmf.policy.errors import LearnerError
 
 def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, terminal: np.ndarray,
         ends: np.ndarray, gamma: float, lam: float) -> np.ndarray:
@@ -55,10 +55,8 @@ def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, termin
 
 
 class GAIL(StateLearner):
-    """Registered as learner ``gail``; config :class:`GAILConfig`."""
+    """Learner ``gail`` (listed in :mod:`orlvlmf.policy.learners`); config :class:`GAILConfig`."""
 
-    Config = GAILConfig
-    registry_name = "gail"
 
     def __init__(self, cfg: Any, obs_spec: Mapping[str, Sequence[int]], action_dim: int):
         super().__init__(cfg, obs_spec, action_dim)
@@ -66,10 +64,10 @@ class GAIL(StateLearner):
         if c.rollout_steps <= 0 or c.minibatch_size <= 0 or c.ppo_epochs <= 0 or c.disc_epochs <= 0:
             raise LearnerError("policy.rollout_steps, minibatch_size, ppo_epochs and disc_epochs must be > 0")
         s, a = self.obs_dim, self.action_dim
-        self.actor = mlp(s, c.hidden, a, act=nn.Tanh)
+        self.actor = mlp([s, *c.hidden, a], "tanh")
         self.log_std = nn.Parameter(torch.full((a,), float(c.init_log_std)))
-        self.critic = mlp(s, c.hidden, 1, act=nn.Tanh)
-        self.disc = mlp(s + a, c.disc_hidden, 1, act=nn.Tanh)
+        self.critic = mlp([s, *c.hidden, 1], "tanh")
+        self.disc = mlp([s + a, *c.disc_hidden, 1], "tanh")
         self._env = None
         self._obs: np.ndarray | None = None
         self._episodes = 0
@@ -84,20 +82,13 @@ class GAIL(StateLearner):
                 torch.optim.Adam(self.disc.parameters(), lr=c.disc_lr)]
 
     def _make_env(self):
-        env_node = dict(self.cfg.env or {})
-        if not env_node.get("name"):
-            raise LearnerError("learner 'gail' interacts with the env but policy.env is empty: set "
-                               "policy.env to the run's env node (in YAML: `env: ${env}` under "
-                               "policy), e.g. policy.env.name=cartpole")
-        from orlvlmf.env import make_env
-
-        env = make_env(env_node, observations=(self.observation_key,))
+        env = self.env_factory()
         if env.action_dim != self.action_dim or int(env.state_dim) != self.obs_dim and \
                 self.observation_key == "state":
             env.close()
-            raise LearnerError(f"policy.env '{env_node['name']}' has action_dim {env.action_dim} and "
-                               f"state_dim {env.state_dim}, but the dataset has {self.action_dim} and "
-                               f"{self.obs_dim}: point policy.env at the env that made the dataset")
+            raise LearnerError(f"the env '{env.env_id}' has action_dim {env.action_dim} and state_dim "
+                               f"{env.state_dim}, but the dataset has {self.action_dim} and "
+                               f"{self.obs_dim}: train on a dataset of the run's env")
         return env
 
     def _reset(self) -> np.ndarray:
@@ -117,11 +108,6 @@ class GAIL(StateLearner):
     # -- policy ---------------------------------------------------------------------------------
     def dist(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.actor(x), self.log_std.clamp(-5.0, 2.0).expand(x.shape[0], -1)
-
-    @staticmethod
-    def log_prob(mean: torch.Tensor, log_std: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        z = (a - mean) * torch.exp(-log_std)
-        return (-0.5 * z.square() - log_std).sum(-1) - _HALF_LOG_2PI * a.shape[-1]
 
     def disc_logit(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         return self.disc(torch.cat([x, a], -1)).squeeze(-1)
@@ -144,7 +130,7 @@ class GAIL(StateLearner):
             mean, log_std = self.dist(x)
             a = mean + torch.exp(log_std) * torch.randn(mean.shape, device=dev,
                                                         generator=self._rollout_gen())
-            logp = self.log_prob(mean, log_std, a)
+            logp = gaussian.log_prob(mean, log_std, a)
             obs2, r_gt, terminated, truncated, _ = self._env.step(a[0].clamp(-1, 1).cpu().numpy())
             self._ep_return += float(r_gt)
             obs2 = np.asarray(obs2[self.observation_key], np.float32)
@@ -168,7 +154,7 @@ class GAIL(StateLearner):
 
     def update_discriminator(self, roll: dict[str, torch.Tensor], first: Batch) -> dict[str, float]:
         c: GAILConfig = self.cfg
-        (_, d_opt) = self._optimizers()
+        (_, d_opt) = self.current_optimizers()
         n = roll["x"].shape[0]
         pol_a = roll["a"].clamp(-1.0, 1.0)
         losses, acc_e, acc_p = [], [], []
@@ -196,7 +182,7 @@ class GAIL(StateLearner):
 
     def update_policy(self, roll: dict[str, torch.Tensor]) -> dict[str, float]:
         c: GAILConfig = self.cfg
-        (pi_opt, _) = self._optimizers()
+        (pi_opt, _) = self.current_optimizers()
         with torch.no_grad():
             reward = F.softplus(self.disc_logit(roll["x"], roll["a"].clamp(-1.0, 1.0)))
             values = self.critic(roll["x"]).squeeze(-1)
@@ -214,13 +200,13 @@ class GAIL(StateLearner):
             for start in range(0, n, c.minibatch_size):
                 idx = perm[start:start + c.minibatch_size]
                 mean, log_std = self.dist(roll["x"][idx])
-                logp = self.log_prob(mean, log_std, roll["a"][idx])
+                logp = gaussian.log_prob(mean, log_std, roll["a"][idx])
                 ratio = torch.exp(logp - roll["logp"][idx])
                 a_hat = adv_n[idx]
                 pi_loss = -torch.minimum(ratio * a_hat,
                                          ratio.clamp(1 - c.clip_ratio, 1 + c.clip_ratio) * a_hat).mean()
                 v_loss = (self.critic(roll["x"][idx]).squeeze(-1) - returns[idx]).square().mean()
-                entropy = (log_std + 0.5 + _HALF_LOG_2PI).sum(-1).mean()
+                entropy = gaussian.entropy(log_std).mean()
                 loss = pi_loss + c.value_coef * v_loss - c.entropy_coef * entropy
                 pi_opt.zero_grad(set_to_none=True)
                 self._backward(loss)
@@ -246,7 +232,7 @@ class GAIL(StateLearner):
         return metrics
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def unit_action(self, obs: Any) -> np.ndarray:
         x, single = self._obs_batch(obs)
         out = self.actor(x).clamp(-1.0, 1.0).cpu().numpy()
         return out[0] if single else out

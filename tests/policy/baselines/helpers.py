@@ -34,7 +34,7 @@ def expert_buffer(env, episodes: int = 10, seed: int = 100):
 
 
 def random_return(env, episodes: int = 3) -> float:
-    from orlvlmf.evaluation.rollout import evaluate_policy
+    from orlvlmf.env.rollout import evaluate_policy
 
     rng = np.random.default_rng(0)
     return evaluate_policy(lambda o: rng.uniform(-1, 1, env.action_dim), env, episodes, seed=0).return_mean

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-import orlvlmf.policy.baselines  # noqa: F401
-from orlvlmf.evaluation.rollout import evaluate_policy
-from orlvlmf.policy.base import LearnerError, load_learner
+from orlvlmf.env.rollout import evaluate_policy
+from orlvlmf.policy.checkpoint import load_learner
+from orlvlmf.policy.errors import LearnerError
 from orlvlmf.registry import REGISTRY
 from tests.policy.baselines.helpers import TRAINER, cartpole_env, expert_buffer, random_return
 

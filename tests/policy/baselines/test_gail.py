@@ -2,16 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-import orlvlmf.policy.baselines  # noqa: F401
-from orlvlmf.evaluation.rollout import evaluate_policy
-from orlvlmf.policy.base import LearnerError, load_learner
+from orlvlmf.env.rollout import evaluate_policy
 from orlvlmf.policy.baselines.gail import gae
+from orlvlmf.policy.checkpoint import load_learner
+from orlvlmf.policy.errors import LearnerError
 from orlvlmf.registry import REGISTRY
 from tests.policy.baselines.helpers import TRAINER, cartpole_env, expert_buffer, random_return
 
 torch.set_num_threads(1)
 
-CFG = {"name": "gail", "env": {"name": "cartpole"}, "rollout_steps": 500, "minibatch_size": 125,
+CFG = {"name": "gail", "rollout_steps": 500, "minibatch_size": 125,
        "batch_size": 125, "ppo_epochs": 5}
 
 
@@ -29,7 +29,7 @@ def test_gail_interacts_with_the_env_and_imitates(tmp_path):
         buf, obs = expert_buffer(env)
         torch.manual_seed(0)
         gail = REGISTRY.create("learners", "gail", CFG, {"state": (4,)}, 1)
-        gail.fit(buf, 30, trainer=TRAINER, log_every=5)
+        gail.fit(buf, 30, trainer=TRAINER, log_every=5, env_factory=cartpole_env)
         rows = gail.history
         assert gail.step == 30 and all("gail/env_return" in h for h in rows)
         assert rows[-1]["gail/env_return"] > rows[0]["gail/env_return"]
@@ -47,6 +47,6 @@ def test_gail_without_env_says_how_to_set_it():
     env = cartpole_env()
     buf, _ = expert_buffer(env, episodes=1)
     env.close()
-    gail = REGISTRY.create("learners", "gail", {**CFG, "env": {}}, {"state": (4,)}, 1)
-    with pytest.raises(LearnerError, match="policy.env"):
-        gail.run_bare(buf, 1)
+    gail = REGISTRY.create("learners", "gail", CFG, {"state": (4,)}, 1)
+    with pytest.raises(LearnerError, match="interacts with the env: fit needs an env_factory"):
+        gail.fit(buf, 1, trainer=TRAINER)
