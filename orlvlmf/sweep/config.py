@@ -19,6 +19,8 @@ configs): it says ``kind: sweep`` and lists which run configs to compose and how
         methods: {gail: [train.steps=100]}
     custom_methods:             # new columns, or redefinitions of built-in methods
       my_bc: {stages: [collect, train, evaluate], overrides: [policy.name=bc, policy.loss=mse]}
+    custom_tasks:               # rows a `tasks` entry may name (run only when listed there)
+      rope_pc: {config: "rope_{quality}.yaml", paper_name: rope, overrides: [reward.observation=point_cloud]}
     executor:                   # --executor ray only: Ray resources per stage kind (default: 1 CPU)
       resources: {collect: {num_cpus: 2}, train: {num_cpus: 1, num_gpus: 1}}
 
@@ -32,6 +34,7 @@ The dataclasses are in :mod:`orlvlmf.sweep.schema`, the built-in methods in
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from orlvlmf.config.structured import build
@@ -43,13 +46,15 @@ from orlvlmf.sweep.schema import (DEFAULT_METRICS, METRICS, RESOURCE_KEYS, Execu
 def task_specs(cfg: SweepConfig) -> list[TaskSpec]:
     out = []
     for t in cfg.tasks:
-        spec = (TaskSpec(name=t) if isinstance(t, str)
-                else build(TaskSpec, t, "tasks[]", error=SweepConfigError))
+        if isinstance(t, str):
+            spec = (copy.deepcopy(cfg.custom_tasks[t]) if t in cfg.custom_tasks else TaskSpec(name=t))
+        else:
+            spec = build(TaskSpec, t, "tasks[]", error=SweepConfigError)
         if spec.metric is None:
-            if spec.name not in DEFAULT_METRICS:
+            spec.metric = DEFAULT_METRICS.get(spec.name) or DEFAULT_METRICS.get(spec.paper_name or "")
+            if spec.metric is None:
                 raise SweepConfigError(f"task '{spec.name}' has no default metric: give it as "
                                        f"{{name: {spec.name}, metric: success_rate | return_mean}}")
-            spec.metric = DEFAULT_METRICS[spec.name]
         if spec.metric not in METRICS:
             raise SweepConfigError(f"task '{spec.name}': metric must be one of {', '.join(METRICS)}, "
                                    f"got '{spec.metric}'")
@@ -83,12 +88,14 @@ def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[Swee
         obj = OmegaConf.to_container(merged, resolve=True)
     except OmegaConfBaseException as err:
         raise SweepConfigError(f"{file}: {str(err).splitlines()[0]}") from None
-    nested = ("protocols", "custom_methods", "executor")
+    nested = ("protocols", "custom_methods", "custom_tasks", "executor")
     cfg = SweepConfig(**{k: v for k, v in obj.items() if k not in nested})
     cfg.protocols = {k: build(ProtocolSpec, v, f"protocols.{k}", error=SweepConfigError)
                      for k, v in obj["protocols"].items()}
     cfg.custom_methods = {k: build(MethodSpec, v, f"custom_methods.{k}", error=SweepConfigError)
                           for k, v in obj["custom_methods"].items()}
+    cfg.custom_tasks = {k: build(TaskSpec, {**v, "name": k}, f"custom_tasks.{k}", error=SweepConfigError)
+                        for k, v in obj["custom_tasks"].items()}
     cfg.executor = build(ExecutorSpec, obj["executor"], "executor", error=SweepConfigError)
     check(cfg, file)
     return cfg, file

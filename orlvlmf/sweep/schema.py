@@ -28,7 +28,7 @@ class TaskSpec:
 
     name: str = "???"
     config: Optional[str] = None  # None: "<name>_{quality}.yaml"
-    metric: Optional[str] = None  # None: DEFAULT_METRICS[name]
+    metric: Optional[str] = None  # None: DEFAULT_METRICS[name] (or of paper_name)
     overrides: List[str] = field(default_factory=list)
     paper_name: Optional[str] = None  # the task's key in the paper tables (None: name)
 
@@ -90,5 +90,6 @@ class SweepConfig:
     overrides: List[str] = field(default_factory=list)
     protocols: Dict[str, ProtocolSpec] = field(default_factory=dict)
     custom_methods: Dict[str, MethodSpec] = field(default_factory=dict)
+    custom_tasks: Dict[str, TaskSpec] = field(default_factory=dict)  # rows named in `tasks`
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)
     description: str = ""

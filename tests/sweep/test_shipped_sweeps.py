@@ -90,3 +90,18 @@ def test_soccer_and_rope_cells_use_the_measured_settings(name, tmp_path):
                 if run.policy.name == "iql":
                     assert run.policy.gamma == shipped.policy.gamma
         assert seen == {"soccer", "rope", "drawer"}
+
+
+def test_rope_point_cloud_row(tmp_path):
+    """Table I's extra row: rope with the VLM shown images and the reward learned from point clouds
+    (PointNet++), with rope's table settings, quoted against the paper's rope numbers."""
+    cfg, file = load_sweep_config("table1.yaml", [f"out_dir={tmp_path}", "seeds=[0]", "qualities=[random]",
+                                                   "tasks=[rope,rope_pointcloud]", "methods=[ours]"])
+    rope, cloud = (compose(c, cfg) for c in cells_of(cfg, file))
+    assert cloud.reward.observation == "point_cloud" and cloud.reward.encoder.name == "pointnet2"
+    assert "point_cloud" in cloud.dataset.observations and cloud.env.point_cloud_points == 256
+    assert rope.reward.encoder.name == "resnet"
+    for key in ("episodes", "quality"):
+        assert cloud.dataset[key] == rope.dataset[key]
+    assert cloud.env.max_move == rope.env.max_move == 0.06
+    assert paper_number("I", "rope", "random", "ours") is not None

@@ -121,3 +121,27 @@ def test_layered_overrides_replace_a_component_whose_name_changes():
     assert layered_overrides(same, base) == same
     node = ["policy.hidden=[3]", "policy={name: gail, hidden: [4]}"]
     assert layered_overrides(node, base) == ["policy={name: gail, hidden: [4]}"]
+
+
+def test_custom_tasks_are_rows_named_in_tasks(tmp_path):
+    """A `custom_tasks` entry is a row only when `tasks` names it; it takes its run configs, its
+    overrides and (without its own) the metric of its paper_name; a typo in it fails loudly."""
+    from orlvlmf.sweep.cells import cells_of, compose
+    from orlvlmf.sweep.config import task_specs
+
+    extra = ('custom_tasks:\n  toy_scaled: {config: "toy_{quality}.yaml", paper_name: cartpole, '
+             'overrides: [train.reward_scale=7.0]}\n')
+    path = write_sweep(tmp_path, extra)
+    cfg, file = load_sweep_config(path)
+    assert [t.name for t in task_specs(cfg)] == ["toy"]  # defined, not listed: not run
+    cfg, file = load_sweep_config(path, ["tasks=[toy_scaled]", "methods=[one]", "seeds=[0]"])
+    (spec,) = task_specs(cfg)
+    assert spec.name == "toy_scaled" and spec.metric == "return_mean"  # cartpole's
+    cells = cells_of(cfg, file)
+    assert {c.task.name for c in cells} == {"toy_scaled"} and len(cells) == 2
+    run = compose(cells[0], cfg)
+    assert run.train.reward_scale == 1.0  # the method's override comes after the task's
+    assert "train.reward_scale=7.0" in cells[0].overrides
+    assert "cells/toy_scaled_random" in run.run_dir.replace("\\", "/")
+    with pytest.raises(SweepConfigError, match="confg.*Did you mean.*config"):
+        load_sweep_config(write_sweep(tmp_path, 'custom_tasks:\n  bad: {confg: "x.yaml"}\n'))
