@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from orlvlmf.config.structured import checked, env_var_name, ranged
+
 
 @dataclass
 class PairsConfig:
@@ -25,9 +27,9 @@ class PairsConfig:
     are skipped.  The sampler is prefix-stable: the first K pairs do not depend on ``num_queries``.
     """
 
-    num_queries: int = 2000
-    min_gap: int = 10  # minimum time gap between two frames of one episode
-    seed: int = 0
+    num_queries: int = ranged(2000, ge=1)
+    min_gap: int = ranged(10, ge=0)  # minimum time gap between two frames of one episode
+    seed: int = ranged(0, ge=0)
     image_key: str = "image"  # observation shown to the labeler
     skip_identical: bool = True
 
@@ -56,11 +58,11 @@ class ScriptedConfig:
         Close states (d -> 0) are flipped with probability ``flip_p``; far ones almost never.
     """
 
-    tie_threshold: float = 0.0
+    tie_threshold: float = ranged(0.0, ge=0)
     noise: str = "none"  # none | flip | proximity
-    flip_p: float = 0.0
-    proximity_scale: float = 0.1
-    noise_seed: int = 0
+    flip_p: float = ranged(0.0, ge=0, le=1)
+    proximity_scale: float = ranged(0.1, gt=0)
+    noise_seed: int = ranged(0, ge=0)
 
 
 @dataclass
@@ -77,14 +79,14 @@ class ChatConfig:
 
     prompt_version: str = "v1"
     two_stage: bool = True
-    image_size: int = 224
-    concurrency: int = 8
-    timeout_s: float = 60.0
-    max_retries: int = 5
-    backoff_s: float = 1.0  # first retry waits backoff_s * U(0.5, 1.5), doubling up to max_backoff_s
-    max_backoff_s: float = 60.0
-    max_queries: Optional[int] = None
-    max_cost_usd: Optional[float] = None
+    image_size: int = ranged(224, ge=8, le=2048)
+    concurrency: int = ranged(8, ge=1)
+    timeout_s: float = ranged(60.0, gt=0)
+    max_retries: int = ranged(5, ge=0)
+    backoff_s: float = ranged(1.0, ge=0)  # first retry waits backoff_s * U(0.5, 1.5), doubling up to max_backoff_s
+    max_backoff_s: float = ranged(60.0, ge=0)
+    max_queries: Optional[int] = ranged(None, ge=1)
+    max_cost_usd: Optional[float] = ranged(None, gt=0)
 
 
 @dataclass
@@ -100,11 +102,11 @@ class LiteLLMConfig(ChatConfig):
 
     model: str = "gpt-4o"
     api_base: Optional[str] = None
-    api_key_env: Optional[str] = None
-    temperature: float = 0.0
-    max_tokens: int = 600
-    input_usd_per_mtok: Optional[float] = None
-    output_usd_per_mtok: Optional[float] = None
+    api_key_env: Optional[str] = checked(None, env_var_name)  # the variable's NAME, never the key
+    temperature: float = ranged(0.0, ge=0, le=2)
+    max_tokens: int = ranged(600, ge=1)
+    input_usd_per_mtok: Optional[float] = ranged(None, ge=0)
+    output_usd_per_mtok: Optional[float] = ranged(None, ge=0)
 
 
 @dataclass
@@ -126,11 +128,11 @@ class SimulatedVLMConfig:
     the two orders (A, B) and (B, A) are two queries with independent draws.
     """
 
-    tie_threshold: float = 0.0
-    proximity_scale: float = 0.1
-    abstain_p: float = 0.0
-    unsure_p: float = 0.0
-    position_bias: float = 0.5
-    flip_p: float = 0.0
-    error_p: float = 0.0
-    seed: int = 0
+    tie_threshold: float = ranged(0.0, ge=0)
+    proximity_scale: float = ranged(0.1, gt=0)
+    abstain_p: float = ranged(0.0, ge=0, le=1)
+    unsure_p: float = ranged(0.0, ge=0, le=1)
+    position_bias: float = ranged(0.5, ge=0, le=1)
+    flip_p: float = ranged(0.0, ge=0, le=1)
+    error_p: float = ranged(0.0, ge=0, le=1)
+    seed: int = ranged(0, ge=0)

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig, OmegaConf
 
+from orlvlmf.config.structured import plain_name
 from orlvlmf.pipeline.manifest import Manifest, atomic_write_text, canonical_hash
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import REGISTRY
@@ -39,6 +40,11 @@ class StageResult:
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
+    """``run_dir/name``; a name that is not one plain folder name (``..``, ``/abs``, ``a/b``) is
+    refused, so a run never writes outside its own folder (the loader refuses it first)."""
+    problem = plain_name(cfg.name)
+    if problem:
+        raise StageError(f"'name' {problem}")
     return Path(cfg.run_dir) / str(cfg.name)
 
 

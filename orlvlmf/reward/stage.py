@@ -24,14 +24,16 @@ def _section(ctx: StageContext, name: str) -> dict[str, Any]:
 
 
 def _check_reward_cfg(cfg: dict[str, Any]) -> None:
+    """The ranges ``RewardConfig`` declares (the loader checks them first) and ``ties``."""
+    from orlvlmf.config.structured import value_problem
+    from orlvlmf.reward.config import RewardConfig
+
     problems = []
     if cfg["ties"] not in ("drop", "half"):
         problems.append(f"reward.ties must be 'drop' or 'half', got '{cfg['ties']}'")
-    for key in ("ensemble", "segment", "batch_size", "max_epochs"):
-        if int(cfg[key]) < 1:
-            problems.append(f"reward.{key} must be >= 1, got {cfg[key]}")
-    if not 0.0 <= float(cfg["val_fraction"]) < 1.0:
-        problems.append(f"reward.val_fraction must be in [0, 1), got {cfg['val_fraction']}")
+    bad = value_problem(RewardConfig, cfg, "reward.")
+    if bad:
+        problems.append(bad[1])
     if problems:
         raise StageError("; ".join(problems))
 

@@ -101,7 +101,7 @@ def test_bad_options_are_clear():
 
     with pytest.raises(TypeError, match="bogus"):
         make_backend({"name": "litellm", "bogus": 1})
-    with pytest.raises(ValueError, match="concurrency must be >= 1"):
+    with pytest.raises(ValueError, match="'feedback.concurrency' must be >= 1"):
         make_backend({"name": "litellm", "concurrency": 0})
     with pytest.raises(ValueError, match="set both"):
         make_backend({"name": "litellm", "input_usd_per_mtok": 1.0})

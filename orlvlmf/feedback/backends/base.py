@@ -24,12 +24,14 @@ and is one of two kinds:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
+from orlvlmf.config.structured import value_problem
 from orlvlmf.feedback.config import ChatConfig
 from orlvlmf.feedback.prompts import get_prompts
 
@@ -115,13 +117,14 @@ class PairSource:
 
 
 def check_chat_config(c: ChatConfig) -> None:
-    """Raise ValueError naming the first bad option (before any call)."""
+    """Raise ValueError naming the first bad option (before any call): the ranges the config's
+    fields declare (checked by the loader too; a backend may be built without it) and the prompt
+    version."""
+    bad = value_problem(type(c), {f.name: getattr(c, f.name) for f in dataclasses.fields(c)},
+                        "feedback.")
+    if bad:
+        raise ValueError(bad[1])
     get_prompts(c.prompt_version)  # unknown version -> clear error now
-    for name in ("concurrency", "image_size"):
-        if getattr(c, name) < 1:
-            raise ValueError(f"feedback.{name} must be >= 1, got {getattr(c, name)}")
-    if c.timeout_s <= 0 or c.max_retries < 0 or c.backoff_s < 0:
-        raise ValueError("feedback.timeout_s must be > 0, max_retries and backoff_s >= 0")
 
 
 def is_chat_backend(backend) -> bool:

@@ -112,8 +112,6 @@ class LiteLLMBackend:
         self.cfg = LiteLLMConfig(**options)
         c = self.cfg
         check_chat_config(c)
-        if c.max_tokens < 1:
-            raise ValueError(f"feedback.max_tokens must be >= 1, got {c.max_tokens}")
         if (c.input_usd_per_mtok is None) != (c.output_usd_per_mtok is None):
             raise ValueError("set both feedback.input_usd_per_mtok and feedback.output_usd_per_mtok, "
                              "or neither (then litellm's price table is used)")
