@@ -146,3 +146,33 @@ def test_api_key_never_reaches_store_logs_tensorboard_or_config(tmp_path, fake_s
     for p in files:
         assert secret.encode() not in p.read_bytes(), p
         assert secret[-12:].encode() not in p.read_bytes(), p
+
+
+def test_a_key_echoed_by_the_server_is_masked_before_any_cut(bar_dataset, tmp_path, fake_server,
+                                                             monkeypatch, capfd, caplog):
+    """A 500 whose text echoes the key with the key across the 300-character cut: 14 of 16 key
+    characters used to reach the abort message (stderr) and the store's ``error`` column."""
+    import pytest
+
+    from orlvlmf.feedback.backends.base import LabelingAborted
+
+    secret = "Q7wX2mZ9kL4pT8vR"  # 16 characters, not shaped like sk-...
+    monkeypatch.setenv("ORLVLMF_TEST_API_KEY", secret)
+    # the n-th error puts the key at a different offset: one of them straddles any cut near 300
+    srv = fake_server(fault_rate=1.0, faults=("500",),
+                      error_text=lambda n, token: "x" * (190 + 3 * n) + f" bad key {token} (rejected)")
+    with caplog.at_level("DEBUG"), pytest.raises(LabelingAborted) as info:
+        run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=40, max_retries=3, concurrency=1,
+                api_key_env="ORLVLMF_TEST_API_KEY")
+    assert len(srv.log) >= 20 and all(r["auth_ok"] for r in srv.log)
+    out, err = capfd.readouterr()
+    with LabelStore(tmp_path / "s.sqlite") as s:
+        errors = [r["error"] for r in s.rows()]
+        sessions = [str(r["stop_reason"]) for r in s.sessions()]
+    assert errors and all(e and "xxxx" in e for e in errors)  # the server's text is kept, cut...
+    pieces = {secret[i:i + 6] for i in range(len(secret) - 5)}
+    for name, text in {"abort message": str(info.value), "stdout": out, "stderr": err,
+                       "log": caplog.text, "store errors": "\n".join(errors),
+                       "sessions": "\n".join(sessions)}.items():
+        leaked = [p for p in pieces if p in text]
+        assert not leaked, f"{name} holds part of the key: {leaked}"  # ...but no 6 key characters

@@ -94,6 +94,9 @@ def test_error_classes_and_redaction():
     assert classify(E(400)) == ("http_400", False)
     assert classify(E(401))[0] == "fatal"
     assert redact("bad key sk-abcdef1234567 and my-secret-value", "my-secret-value") == "bad key sk-*** and ***"
+    key = "Q7wX2mZ9kL4pT8vR"  # any 6 characters of the key in a row are masked, wherever they are
+    assert redact(f"cut: {key[:14]} | tail {key[9:]} | mid {key[3:9]}!", key) == "cut: *** | tail *** | mid ***!"
+    assert redact(f"ok {key[:5]} {key[-5:]}", key) == f"ok {key[:5]} {key[-5:]}"  # 5 are not the key
 
 
 def test_bad_options_are_clear():

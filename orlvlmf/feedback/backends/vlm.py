@@ -44,10 +44,31 @@ def import_litellm():
     return litellm
 
 
+MASK_MIN = 6  # a run of the key this long or longer is masked wherever it appears
+
+
 def redact(text: str, secret: str | None) -> str:
-    """``text`` with the secret and anything shaped like an API key masked."""
+    """``text`` with every piece of the secret of ``MASK_MIN`` or more characters, and anything
+    shaped like an API key, masked.  Mask first, cut after: a cut key is no longer the key."""
     if secret and secret != "EMPTY":
-        text = text.replace(secret, "***")
+        if len(secret) < MASK_MIN:
+            text = text.replace(secret, "***")
+        else:
+            grams = {secret[i:i + MASK_MIN] for i in range(len(secret) - MASK_MIN + 1)}
+            hit = [False] * len(text)
+            for i in range(len(text) - MASK_MIN + 1):
+                if text[i:i + MASK_MIN] in grams:
+                    hit[i:i + MASK_MIN] = [True] * MASK_MIN
+            out, i = [], 0
+            while i < len(text):
+                if hit[i]:
+                    while i < len(text) and hit[i]:
+                        i += 1
+                    out.append("***")
+                else:
+                    out.append(text[i])
+                    i += 1
+            text = "".join(out)
     return _KEYLIKE.sub(lambda m: m.group(1) + "-***", text)
 
 
@@ -194,7 +215,7 @@ class LiteLLMBackend:
             resp = await self._litellm.acompletion(**kwargs)
         except Exception as err:  # noqa: BLE001 - every failure is classified
             kind, retryable = classify(err)
-            msg = redact(f"{type(err).__name__}: {str(err).strip()[:300]}", self._key)
+            msg = redact(f"{type(err).__name__}: {str(err).strip()}", self._key)[:300]
             if kind == "fatal":
                 msg = (f"the VLM endpoint refused the request ({msg}). Check the model name "
                        f"'{c.model}', feedback.api_base and the key in "
