@@ -132,6 +132,16 @@ def value_problem(cls: type, values: Mapping[str, Any], prefix: str = "") -> Opt
     return None
 
 
+def one_of(*choices: str) -> Callable[[Any], Optional[str]]:
+    """Check of a field that takes one of a few words."""
+    def check(value: Any) -> Optional[str]:
+        if value is None or value in choices or (isinstance(value, str) and value.startswith("${")):
+            return None
+        return f"must be one of {', '.join(choices)}, got {value!r}"
+
+    return check
+
+
 def plain_name(value: Any) -> Optional[str]:
     """Check of a name used as one folder (the run ``name``): no separators, not ``.`` / ``..``."""
     if value == "???" or (isinstance(value, str) and value.startswith("${")):

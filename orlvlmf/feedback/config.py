@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from orlvlmf.config.structured import checked, env_var_name, ranged
+from orlvlmf.config.structured import checked, env_var_name, one_of, ranged
 
 
 @dataclass
@@ -73,8 +73,10 @@ class ChatConfig:
     then a label line; else one call), frames sent at ``image_size`` px.  Scheduling:
     ``concurrency`` calls in flight; each call has ``timeout_s`` and up to ``max_retries`` retries,
     the first waiting ``backoff_s`` * U(0.5, 1.5), doubling up to ``max_backoff_s`` (or what the
-    server's Retry-After says).  Budget caps (``max_queries``, ``max_cost_usd``) apply to one
-    labeling invocation; answers already in the store cost nothing.
+    server's Retry-After says).  Budget caps (``max_queries``, ``max_cost_usd``) count what the
+    label store recorded as spent plus this invocation (``budget_scope: store``), or this
+    invocation alone (``budget_scope: invocation``); answers already in the store cost nothing
+    (:mod:`orlvlmf.feedback.labeling.budget`).
     """
 
     prompt_version: str = "v1"
@@ -87,6 +89,7 @@ class ChatConfig:
     max_backoff_s: float = ranged(60.0, ge=0)
     max_queries: Optional[int] = ranged(None, ge=1)
     max_cost_usd: Optional[float] = ranged(None, gt=0)
+    budget_scope: str = checked("store", one_of("store", "invocation"))
 
 
 @dataclass

@@ -60,7 +60,7 @@ class LabelStage(Stage):
         from orlvlmf.feedback.backends.base import LabelingAborted, PairSource
         from orlvlmf.feedback.labeling import label_pairs
         from orlvlmf.feedback.sampling import PairSamplingError, sample_pairs
-        from orlvlmf.feedback.store import LabelStore
+        from orlvlmf.feedback.store import LabelStore, StoreError
         from orlvlmf.pipeline.manifest import write_npz
 
         cfg = ctx.cfg
@@ -78,22 +78,28 @@ class LabelStage(Stage):
             view = ds if backend.needs_ground_truth else ds.without_ground_truth()
             source = PairSource(view, pc.image_key, task)
             path = store_path(cfg, ctx.run_dir)
-            with LabelStore(path) as store:
-                try:
-                    res = label_pairs(pairs, source, backend, store, log=ctx.log)
-                except LabelingAborted as err:
-                    raise StageError(f"labeling aborted: {err}") from None
-                sessions = {res.session_id} | {r["session_id"] for r in store.lookup(res.query_keys).values()}
-                store.snapshot(ctx.output("labels.sqlite"), keys=res.query_keys,
-                               session_ids=sessions - {None})
+            try:
+                with LabelStore(path) as store:
+                    try:
+                        res = label_pairs(pairs, source, backend, store, log=ctx.log)
+                    except LabelingAborted as err:
+                        raise StageError(f"labeling aborted: {err}") from None
+                    sessions = {res.session_id} | {r["session_id"] for r in store.lookup(res.query_keys).values()}
+                    store.snapshot(ctx.output("labels.sqlite"), keys=res.query_keys,
+                                   session_ids=sessions - {None})
+            except StoreError as err:
+                raise StageError(str(err)) from None
             st = res.stats
             n_ans = int(res.answered.sum())
             if st.stop_reason.startswith(("budget", "aborted")):
+                scope = ("the caps count all this store has spent" if
+                         cfg.feedback.get("budget_scope", "store") == "store" else
+                         "the caps count this invocation only (feedback.budget_scope: invocation)")
                 raise StageError(
                     f"labeling stopped early ({st.stop_reason}): {n_ans} of {len(res.answered)} "
                     f"queries answered, kept in {path}. Raise feedback.max_queries / "
-                    f"feedback.max_cost_usd, or lower pairs.num_queries, and run the label stage "
-                    f"again: stored answers are never asked twice")
+                    f"feedback.max_cost_usd ({scope}), or lower pairs.num_queries, and run the "
+                    f"label stage again: stored answers are never asked twice")
             if n_ans == 0:
                 raise StageError(f"no query was answered ({st.failed} failed; see the 'error' column "
                                  f"of {path}). Check the backend settings (feedback.*)")

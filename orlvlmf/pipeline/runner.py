@@ -10,6 +10,9 @@ For each stage (and each seed, for per-seed stages) the runner computes a finger
   rerun too (unless the upstream artifact came out byte-identical);
 * ``.work/<key>-<fingerprint>/`` keeps a stage's checkpoints across an interruption and is
   discarded when the stage finishes or its fingerprint changes → **resume**.
+
+A :class:`Pipeline` holds the run directory's lock (:mod:`.lock`) while it lives: a second
+process on the same run stops at once, naming the first one's pid.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Callable, Iterable
 from omegaconf import DictConfig, OmegaConf
 
 from orlvlmf.config.structured import plain_name
+from orlvlmf.pipeline.lock import RunDirLock
 from orlvlmf.pipeline.manifest import Manifest, atomic_write_text, canonical_hash
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import REGISTRY
@@ -94,6 +98,7 @@ class Pipeline:
         self.cfg = cfg
         self.run_dir = run_dir_of(cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = RunDirLock(self.run_dir)  # one process per run directory (pipeline/lock.py)
         self.manifest = Manifest(self.run_dir)
         self.echo = echo
         save_config(cfg, self.run_dir)

@@ -121,3 +121,37 @@ def test_labeling_from_inside_a_running_event_loop(bar_dataset, tmp_path, fake_s
     res = asyncio.run(notebook_cell())
     assert res.answered.all()
     assert np.array_equal(res.label, rule_labels(bar_dataset, res.idx0, res.idx1))
+
+
+# -- issue 12, item 7: the endpoint's address is not part of a query's identity ------------------
+def test_another_address_of_the_same_endpoint_reuses_every_stored_answer(bar_dataset, tmp_path, fake_server):
+    """The reported case: api_base 127.0.0.1 -> localhost re-asked all 150 stored queries."""
+    srv = fake_server()
+    first = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12)
+    sent = len(srv.log)
+    again = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12,
+                    api_base=srv.url.replace("127.0.0.1", "localhost"))
+    assert again.cached == 12 and len(srv.log) == sent
+    assert np.array_equal(again.label, first.label)
+    other_model = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=2, model="openai/other-vlm")
+    assert other_model.cached == 0 and len(srv.log) == sent + 4  # the model name is the identity
+
+
+def test_a_store_keyed_with_the_address_keeps_its_answers(bar_dataset, tmp_path, fake_server, monkeypatch):
+    """Stores written before the change hold keys that hashed ``api_base``: they are moved."""
+    from orlvlmf.feedback.backends.vlm import LiteLLMBackend
+
+    srv = fake_server()
+    new_identity = LiteLLMBackend.identity
+    monkeypatch.setattr(LiteLLMBackend, "identity",  # what the older version hashed
+                        lambda self: {**new_identity(self), "api_base": self.cfg.api_base})
+    old = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12)
+    monkeypatch.setattr(LiteLLMBackend, "identity", new_identity)
+    sent = len(srv.log)
+    now = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12)
+    assert now.cached == 12 and len(srv.log) == sent and np.array_equal(now.label, old.label)
+    with LabelStore(tmp_path / "s.sqlite") as s:
+        assert set(r["query_key"] for r in s.rows()) == set(now.query_keys)  # moved, not copied
+    later = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12,
+                    api_base=srv.url.replace("127.0.0.1", "localhost"))
+    assert later.cached == 12 and len(srv.log) == sent

@@ -7,6 +7,8 @@ Scheduling, retries, budget caps, progress, session rows and store writes are la
 
 * ``identity() -> dict``: everything that changes its answers (backend, model, prompt version,
   options); it is hashed into each query key, so a changed option never reuses an old answer;
+  optionally ``legacy_identities() -> list[dict]``: the identities older versions used for the
+  same answers (their stored rows are moved to the new keys, never asked again);
 * ``model``: the model's name for the store's rows;
 * ``needs_ground_truth``: True only for teachers that read the GT reward;
 

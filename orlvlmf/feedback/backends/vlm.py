@@ -145,10 +145,16 @@ class LiteLLMBackend:
         return self.cfg.model
 
     def identity(self) -> dict:
+        """What changes an answer: the model (by name), prompts, frame size, temperature — not
+        the endpoint's address (``127.0.0.1`` or ``localhost``, a proxy: the same model)."""
         c = self.cfg
-        return {"backend": "litellm", "model": c.model, "api_base": c.api_base,
-                "prompt_version": c.prompt_version, "two_stage": c.two_stage,
-                "image_size": c.image_size, "temperature": c.temperature}
+        return {"backend": "litellm", "model": c.model, "prompt_version": c.prompt_version,
+                "two_stage": c.two_stage, "image_size": c.image_size, "temperature": c.temperature}
+
+    def legacy_identities(self) -> list[dict]:
+        """Identities older versions used (they counted ``api_base``): their stored rows are
+        moved to this version's keys (:func:`orlvlmf.feedback.labeling.migrate_keys`)."""
+        return [{**self.identity(), "api_base": self.cfg.api_base}]
 
     # -- before any call ----------------------------------------------------------------------
     def open(self, source: PairSource) -> None:
