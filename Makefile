@@ -8,7 +8,7 @@ export MUJOCO_GL ?= egl
 export LITELLM_LOCAL_MODEL_COST_MAP ?= True
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup system-deps run test test-all clean
+.PHONY: setup system-deps run test test-all mutation clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,7 @@ system-deps:
 
 $(STAMP): pyproject.toml constraints.txt $(PLUGINS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev,minari,baselines,real]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,minari,baselines,real,ray]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $(STAMP)
 
 run: setup
@@ -34,5 +34,15 @@ test: setup system-deps
 test-all: setup system-deps
 	$(PY) -m pytest -m "slow or not slow"
 
+# Mutation testing of the core modules (on demand; not in CI or `make test`): which mutants the
+# tests let through, per module. Config: [tool.mutmut] in pyproject.toml; details: `mutmut browse`.
+mutation: setup
+	rm -rf mutants
+	nice -n 10 $(VENV)/bin/mutmut run --max-children 2 || true
+	@$(VENV)/bin/mutmut results --all true | awk -F': ' '{ sub(/^ +/, "", $$1); sub(/\.[^.]*$$/, "", $$1); \
+	  c[$$1 SUBSEP $$2]++; m[$$1] = 1 } END { for (k in m) { line = k ":"; \
+	  for (s in c) { split(s, a, SUBSEP); if (a[1] == k) line = line "  " a[2] " " c[s] }; print line } }' \
+	  | sort
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache mutants

@@ -74,6 +74,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def _stage_command(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         cfg = _load(args)
+        if getattr(args, "dry_run", False):
+            from orlvlmf.feedback.dry_run import dry_run
+            from orlvlmf.pipeline.runner import run_dir_of
+
+            print(dry_run(cfg, run_dir_of(cfg)))
+            return 0
         _pipeline(cfg).run([name], force=args.force)
         return 0
 
@@ -160,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=f"stage: {text}", description=f"Run one stage: {text}.")
         _add_config_args(p)
         p.add_argument("--force", action="store_true", help="redo the stage even if up to date")
+        if name == "label":
+            p.add_argument("--dry-run", action="store_true",
+                           help="print the queries, calls, tokens per call and price; send nothing")
         p.set_defaults(func=_stage_command(name))
 
     p = sub.add_parser("labels", help="summarise a run's label store; --html writes a gallery page")

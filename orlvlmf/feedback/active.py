@@ -9,19 +9,27 @@ ones (:func:`select_most_contested`), until ``num_queries`` pairs are asked.
 
 Every round's pairs are written to a :class:`RoundLog` *before* they are asked, so a run killed
 in any round resumes with the same pairs (their answers come from the store, never paid twice)
-and the pairs file records the round of each pair.
+and the pairs file records the round of each pair.  :func:`label_in_rounds` runs the rounds; the
+brief fit and the members' rewards come from the caller's ``score`` (the label stage gets it from
+the reward stage, :mod:`orlvlmf.reward.active`, as feedback sits below reward).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from orlvlmf.feedback.sampling import PairFilter, PairSample, gap_ok
+from orlvlmf.feedback.backends.base import PairSource
+from orlvlmf.feedback.labeling import LabelingResult, label_pairs
+from orlvlmf.feedback.labeling.records import LabelingStats
+from orlvlmf.feedback.sampling import PairFilter, PairSample, disagreement, gap_ok, sample_pairs
+from orlvlmf.feedback.store import LabelStore
 
 LOG_FORMAT = "orlvlmf.active_rounds/1"
 
@@ -141,3 +149,91 @@ class RoundLog:
         for r in blob["rounds"]:
             log.add(Round(**r))
         return log
+
+
+@dataclass
+class RoundPlan:
+    """The settings that decide the rounds (saved in the :class:`RoundLog`; ``num_pairs`` is not
+    part of it, so raising it continues the rounds already asked)."""
+
+    num_pairs: int
+    initial: int  # pairs in round 0
+    batch: int  # pairs per later round
+    pool: int  # candidates scored per round
+    seed: int
+    min_gap: int
+    image_key: str
+    skip_identical: bool = True
+    extra: dict = field(default_factory=dict)  # what else decides the rounds (backend, reward model)
+
+    def log_plan(self) -> dict:
+        d = asdict(self)
+        d.pop("num_pairs")
+        return {"strategy": "disagreement", **d}
+
+
+#: score(idx0, idx1, label of the answered pairs, pool (M, 2), round k) -> (r0, r1), each (E, M)
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def _add_stats(total: LabelingStats, s: LabelingStats) -> None:
+    for k in ("requested", "sent", "answered", "failed", "retries", "calls", "cost_usd", "seconds"):
+        setattr(total, k, getattr(total, k) + getattr(s, k))
+    total.stop_reason = s.stop_reason
+    for kind, n in s.errors.items():
+        total.errors[kind] = total.errors.get(kind, 0) + n
+
+
+def label_in_rounds(dataset, source: PairSource, backend, store: LabelStore, plan: RoundPlan,
+                    log_path: str | Path, score: Scorer, both_orders: bool = False,
+                    log=print) -> tuple[LabelingResult, np.ndarray]:
+    """Label ``plan.num_pairs`` pairs in rounds (see the module docstring).
+
+    Returns the labeling of every pair asked (stats summed over the rounds; ``cached``: answers
+    that were in the store before this call) and the (P,) round of each pair.  Stops after the
+    round whose labeling stopped early (budget, abort): the caller reports it; a rerun resumes.
+    """
+    rounds = RoundLog.load(log_path, plan.log_plan())
+    kept = PairFilter(dataset, plan.image_key, plan.skip_identical)
+    if rounds.rounds:
+        done, _ = rounds.pairs()
+        kept.offer(np.stack([done.idx0, done.idx1], 1))
+        log(f"resuming active labeling after {len(rounds.rounds)} logged round(s), {rounds.num_pairs} pairs")
+    else:
+        first = sample_pairs(dataset, min(plan.initial, plan.num_pairs), plan.min_gap, plan.seed,
+                             plan.image_key, plan.skip_identical)
+        kept.offer(np.stack([first.idx0, first.idx1], 1))
+        rounds.add(Round(0, first.idx0.tolist(), first.idx1.tolist(), list(first.pair_keys)))
+        rounds.save(log_path)
+    total = LabelingStats()
+    ep, step = np.asarray(dataset.episode_index), np.asarray(dataset.step_index)
+    while True:
+        pairs, rnd = rounds.pairs()
+        n = min(plan.num_pairs, len(rnd))
+        pairs = PairSample(pairs.idx0[:n], pairs.idx1[:n], pairs.pair_keys[:n])
+        res = label_pairs(pairs, source, backend, store, log=log, both_orders=both_orders)
+        _add_stats(total, res.stats)
+        if res.stats.stop_reason != "done" or rounds.num_pairs >= plan.num_pairs:
+            break
+        k = len(rounds.rounds)
+        m = res.answered
+        asked = {(min(a, b), max(a, b)) for a, b in zip(kept.idx0, kept.idx1)}
+        pool = candidate_pool(ep, step, plan.pool, plan.min_gap, seed=plan.seed * 7919 + k, exclude=asked)
+        if not len(pool):
+            log(f"round {k}: no candidate pair is left to ask; stopping at {rounds.num_pairs} pairs")
+            break
+        r0, r1 = score(res.idx0[m], res.idx1[m], res.label[m], pool, k)
+        scores = disagreement(r0, r1)
+        chosen, s = select_most_contested(pool, scores, kept, min(plan.batch, plan.num_pairs - rounds.num_pairs))
+        if not len(chosen.idx0):
+            log(f"round {k}: every candidate was asked before; stopping at {rounds.num_pairs} pairs")
+            break
+        rounds.add(Round(k, chosen.idx0.tolist(), chosen.idx1.tolist(), list(chosen.pair_keys),
+                         pool=len(pool), pool_score=float(scores.mean()), chosen_score=float(s.mean())))
+        rounds.save(log_path)
+        log(f"round {k}: {len(chosen.idx0)} pairs chosen from {len(pool)} candidates (mean disagreement "
+            f"{float(s.mean()):.3f} vs {float(scores.mean()):.3f} over the pool)")
+    answered_queries = sum(r["status"] == "answered" for r in store.lookup(res.query_keys).values())
+    total.requested = len(set(res.query_keys))
+    cached = max(0, answered_queries - total.answered)
+    return dataclasses.replace(res, stats=total, cached=cached), rnd[:len(res.idx0)]

@@ -5,6 +5,7 @@ against the backend's dataclass below::
 
     feedback: {name: scripted, tie_threshold: 0.0, noise: flip, flip_p: 0.25}
     feedback: {name: litellm, model: gpt-4o, api_key_env: OPENAI_API_KEY, concurrency: 8}
+    feedback: {name: simulated_vlm, position_bias: 0.3, unsure_p: 0.5, both_orders: true}
 
 Secrets never appear here: ``api_key_env`` holds the *name* of an environment variable.
 """
@@ -21,17 +22,28 @@ from orlvlmf.config.structured import checked, env_var_name, one_of, ranged
 class PairsConfig:
     """Pairs of frames sampled from the dataset for preference queries.
 
+    ``num_queries`` counts paid queries, the unit a VLM bills: with ``feedback.both_orders`` each
+    pair is two queries, so ``num_queries / 2`` pairs are asked and the cost stays the same.
+
     Each transition ``i`` is shown by its next observation ``o'_i`` (the frame the reward model
     scores by default).  Both frames are drawn uniformly over transitions; two frames of one
     episode must be at least ``min_gap`` steps apart; pairs whose two images are byte-identical
     are skipped.  The sampler is prefix-stable: the first K pairs do not depend on ``num_queries``.
     """
 
-    num_queries: int = ranged(2000, ge=1)
+    num_queries: int = ranged(2000, ge=1)  # paid queries (with feedback.both_orders: 2 per pair)
     min_gap: int = ranged(10, ge=0)  # minimum time gap between two frames of one episode
     seed: int = ranged(0, ge=0)
     image_key: str = "image"  # observation shown to the labeler
     skip_identical: bool = True
+    # uniform: the sampler's first pairs | disagreement: rounds of the pairs the reward ensemble
+    # disagrees on most (orlvlmf.feedback.active)
+    strategy: str = "uniform"
+    initial_queries: int = ranged(500, ge=1)  # disagreement: round 0 (uniform pairs), in queries
+    round_queries: int = ranged(250, ge=1)  # disagreement: queries per later round
+    pool_size: int = ranged(5000, ge=1)  # disagreement: candidate pairs scored per round
+    round_epochs: int = ranged(5, ge=1)  # disagreement: epochs of the brief reward fit before each round
+    round_ensemble: int = ranged(3, ge=2)  # disagreement: members of that fit (>= 2: their spread is the score)
 
 
 @dataclass
@@ -46,7 +58,20 @@ class LabelStoreConfig:
 
 
 @dataclass
-class ScriptedConfig:
+class QueryConfig:
+    """How each pair is asked (shared by every built-in backend's config).
+
+    ``both_orders``: ask each pair as (A, B) and as (B, A), two stored queries; answers that name
+    the same frame give the label, all others (contradictions, abstentions) a tie (-1), which
+    reward training drops or, with ``reward.ties: half``, trains as 0.5
+    (:mod:`orlvlmf.feedback.orders`).  Answers to (A, B) stored by a one-order run are reused.
+    """
+
+    both_orders: bool = False
+
+
+@dataclass
+class ScriptedConfig(QueryConfig):
     """Scripted teacher from ground-truth reward (no network).
 
     label = 0 if r0 - r1 > tie_threshold, 1 if r1 - r0 > tie_threshold, else -1.
@@ -66,7 +91,7 @@ class ScriptedConfig:
 
 
 @dataclass
-class ChatConfig:
+class ChatConfig(QueryConfig):
     """How labeling asks a chat backend (every VLM backend's config extends this).
 
     Prompts (:mod:`orlvlmf.feedback.prompts`): ``prompt_version``, ``two_stage`` (an analysis,
@@ -101,6 +126,12 @@ class LiteLLMConfig(ChatConfig):
     ``api_key_env`` names the environment variable holding the key (None: litellm's own
     provider variables, e.g. GEMINI_API_KEY).  Cost comes from litellm's price table, or from
     ``input_usd_per_mtok`` / ``output_usd_per_mtok`` when set.
+
+    ``batch``: send the queries through the provider's batch API (OpenAI, Azure, or an
+    OpenAI-compatible server with files + batches endpoints such as vLLM: ``model: openai/...``,
+    ``azure/...``, ``hosted_vllm/...``) at batch prices (litellm's ``*_batches`` prices, or the
+    configured ones); the batch is polled every ``batch_poll_s`` seconds and resumed, not
+    resubmitted, after a restart (:mod:`orlvlmf.feedback.labeling.batch`).
     """
 
     model: str = "gpt-4o"
@@ -110,11 +141,17 @@ class LiteLLMConfig(ChatConfig):
     max_tokens: int = ranged(600, ge=1)
     input_usd_per_mtok: Optional[float] = ranged(None, ge=0)
     output_usd_per_mtok: Optional[float] = ranged(None, ge=0)
+    batch: bool = False
+    batch_poll_s: float = ranged(30.0, gt=0)
+    batch_window: str = "24h"  # the provider's completion window
 
 
 @dataclass
-class SimulatedVLMConfig:
+class SimulatedVLMConfig(ChatConfig):
     """A VLM simulated from ground-truth reward: the noise real VLMs show, seeded (no network).
+
+    A chat backend like ``litellm`` (the same dialogue, store, budget and two-stage bookkeeping;
+    its calls cost nothing), answering from the GT reward as follows.
 
     With d = |r_1 - r_2| / (max r - min r) the reward gap of the two shown frames (Image 1, Image 2)
     and closeness c(d) = exp(-d / proximity_scale) (1 for equal rewards, -> 0 for far ones), one
@@ -128,7 +165,11 @@ class SimulatedVLMConfig:
       error rate.
 
     Every draw derives from (pair key, ``seed``): a query gets the same answer on every run, and
-    the two orders (A, B) and (B, A) are two queries with independent draws.
+    the two orders (A, B) and (B, A) are two queries with independent draws -- which flatters
+    asking both orders: a real VLM's hard pairs tend to be hard in both orders.
+    ``order_correlation`` is the share of pairs whose two orders share every draw (the same
+    abstention, the same unsure guess of a *position*, the same flip): 1.0 is the pessimistic case
+    where asking both orders can only turn errors into ties, never catch a flip.
     """
 
     tie_threshold: float = ranged(0.0, ge=0)
@@ -138,4 +179,5 @@ class SimulatedVLMConfig:
     position_bias: float = ranged(0.5, ge=0, le=1)
     flip_p: float = ranged(0.0, ge=0, le=1)
     error_p: float = ranged(0.0, ge=0, le=1)
+    order_correlation: float = ranged(0.0, ge=0, le=1)
     seed: int = ranged(0, ge=0)

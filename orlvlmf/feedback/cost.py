@@ -118,7 +118,7 @@ def lookup_prices(model: str, batch: bool = False, input_usd_per_mtok: Optional[
                                       "feedback.output_usd_per_mtok")
         return Prices(input_usd_per_mtok / 1e6, output_usd_per_mtok / 1e6, "config")
     if model_info is None:
-        from orlvlmf.feedback.backends.vlm import import_litellm
+        from orlvlmf.feedback.backends.litellm_setup import import_litellm
 
         model_info = import_litellm().get_model_info
     try:
@@ -255,7 +255,7 @@ def estimate_cost(model: str, *, pairs: int, task: str, frame_hw: tuple[int, int
 
 def _litellm_counter(model: str) -> Callable[[str], int]:
     """Text -> tokens with litellm's tokenizer for ``model`` (chars / 4 if it has none)."""
-    from orlvlmf.feedback.backends.vlm import import_litellm
+    from orlvlmf.feedback.backends.litellm_setup import import_litellm
 
     litellm = import_litellm()
 

@@ -114,6 +114,14 @@ class PairFilter:
                           self.keys[start:])
 
 
+def reverse_pair_keys(dataset, image_key: str, idx0: np.ndarray, idx1: np.ndarray) -> list[str]:
+    """Pair keys of the swapped pairs (o'_idx1 shown first): the keys of the (B, A) queries."""
+    digests = _Digests(dataset, image_key)
+    idx0, idx1 = np.asarray(idx0, np.int64), np.asarray(idx1, np.int64)
+    digests.fill(np.concatenate([idx0, idx1]))
+    return [pair_key_from_digests(digests[b], digests[a]) for a, b in zip(idx0.tolist(), idx1.tolist())]
+
+
 def check_pair_request(dataset, num_queries: int, min_gap: int, image_key: str) -> None:
     """Raise PairSamplingError naming the setting that makes a request impossible."""
     if num_queries <= 0:

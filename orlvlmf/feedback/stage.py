@@ -3,9 +3,21 @@
 Artifacts
     ``pairs.npz``: ``idx0, idx1`` (transition indices; the frames shown were their **next
     observations** o'_i, which the reward model scores by default), ``label`` (0: first
-    better, 1: second better, -1: unsure; reward training drops -1), ``observation`` ("next")
-    and ``image_key``.  Failed queries are left out.
+    better, 1: second better, -1: unsure or, with both orders, a tie; reward training drops -1
+    or trains it as 0.5), ``round`` (the active-selection round that chose each pair; 0 for
+    uniform pairs), ``observation`` ("next") and ``image_key``.  Failed queries are left out.
     ``labels.sqlite``: a snapshot of the store rows of this run's queries (and its sessions).
+
+Which pairs: ``pairs.strategy`` ``uniform`` asks the sampler's first pairs; ``disagreement`` asks
+in rounds where the reward ensemble disagrees most (:mod:`orlvlmf.feedback.active`; its round
+log lives in the stage's work dir, so a killed run resumes its rounds).  ``pairs.num_queries``
+counts paid queries: with ``feedback.both_orders`` each pair is two.
+
+The summary (and TensorBoard ``tb/label``) reports label quality without ground truth -- the -1
+rate and, with both orders, the order-consistency rate, the position bias (share of decided
+answers naming Image 1) and the ties made of contradicting answers -- and with ground truth the
+agreement of the labels with the noiseless scripted teacher (with both orders also that of the
+(A, B) answers alone: one-order vs both-order accuracy on the same pairs).
 
 The durable store is ``labels.shared_path`` when set, else ``<run_dir>/.cache/label_store.sqlite``:
 it survives an interrupted stage *and* config changes (a raised budget, another concurrency),
@@ -15,15 +27,21 @@ labels against the noiseless scripted teacher and logs it to TensorBoard (``tb/l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
+
+from orlvlmf.feedback.config import PairsConfig
 
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import register
 
 DEFAULT_STORE = Path(".cache") / "label_store.sqlite"
+STRATEGIES = ("uniform", "disagreement")
+ROUND_LOG = "rounds.json"
 
 
 def store_path(cfg, run_dir: Path) -> Path:
@@ -47,6 +65,76 @@ def task_text(cfg, dataset) -> str:
     return str(task).strip()
 
 
+def pair_counts(pc, both_orders: bool) -> tuple[int, int, int]:
+    """(pairs, pairs in round 0, pairs per later round) for ``pairs.*_queries`` paid queries."""
+    per = 2 if both_orders else 1
+    names = ("num_queries", "initial_queries", "round_queries") if pc.strategy == "disagreement" \
+        else ("num_queries",)
+    for name in names:  # each >= 1: PairsConfig's declared ranges (checked by build / the loader)
+        v = int(getattr(pc, name))
+        if v % per:
+            raise StageError(f"pairs.{name}={v} is odd, but feedback.both_orders asks every pair twice: "
+                             f"use an even number of queries ({v - 1} or {v + 1})")
+    return (int(pc.num_queries) // per, int(pc.initial_queries) // per, int(pc.round_queries) // per)
+
+
+def check_pairs_config(pc) -> None:
+    """One clear error for a bad ``pairs`` section, before any work."""
+    if pc.strategy not in STRATEGIES:
+        raise StageError(f"pairs.strategy must be one of {', '.join(STRATEGIES)}, got '{pc.strategy}'")
+    # the numbers' ranges (round_ensemble >= 2: the members' disagreement scores the candidates)
+    # are PairsConfig's, checked when the node is built
+
+
+@dataclass
+class LabelSettings:
+    """What the ``pairs`` and ``feedback`` sections ask of the label stage, checked."""
+
+    pairs: PairsConfig
+    feedback: dict  # the feedback node as a plain dict
+    backend: Any
+    both_orders: bool
+    num_pairs: int
+    initial_pairs: int  # disagreement: round 0
+    round_pairs: int  # disagreement: each later round
+
+
+def label_settings(cfg) -> LabelSettings:
+    """The label stage's settings from a run config; one clear error for a bad one, before any work."""
+    from orlvlmf.config import build
+    from orlvlmf.feedback.backends import make_backend
+
+    pc = build(PairsConfig, cfg.pairs, "pairs", error=StageError)
+    check_pairs_config(pc)
+    options = OmegaConf.to_container(cfg.feedback, resolve=True)
+    backend = make_backend(options)
+    both = bool(options.get("both_orders", False))
+    return LabelSettings(pc, options, backend, both, *pair_counts(pc, both))
+
+
+def label_summary(res, stats) -> dict:
+    """The stage's one-line summary: counts, cost, and label quality without ground truth."""
+    from orlvlmf.feedback.orders import order_stats
+
+    m = res.answered
+    labels = res.label[m]
+    out = {"queries": len(set(res.query_keys)),
+           "answered": int(m.sum()) * (2 if res.both_orders else 1),  # queries of the labeled pairs
+           "pairs": int(m.sum()), "cached": res.cached,
+           "minus1_rate": round(float(np.mean(labels == -1)), 4) if len(labels) else None,
+           "failed": stats.failed, "retries": stats.retries, "cost_usd": round(stats.cost_usd, 6),
+           "queries_per_s": round(stats.answered / stats.seconds, 3) if stats.seconds > 0 else None}
+    if res.both_orders:
+        o = order_stats(res.answers[m, 0], res.answers[m, 1])
+        out |= {"ties": int(np.sum(labels == -1)), "order_agree": o["agree"],
+                "order_contradict": o["contradict"], "order_one_abstain": o["one_abstain"],
+                "order_both_abstain": o["both_abstain"]}
+        for key, name in (("consistency_rate", "order_consistency"), ("first_image_rate", "first_image_rate"),
+                          ("minus1_rate", "answer_minus1_rate")):
+            out[name] = None if o[key] is None else round(o[key], 4)
+    return out
+
+
 @register("stages", "label")
 class LabelStage(Stage):
     sections = ("pairs", "feedback", "task", "labels")
@@ -54,9 +142,13 @@ class LabelStage(Stage):
     outputs = ("labels.sqlite", "pairs.npz")
     description = "ask the feedback backend which of two frames better achieves the task"
 
+    def config_sections(self, cfg) -> tuple[str, ...]:
+        # the disagreement strategy's rounds depend on the reward model that scores them
+        active = OmegaConf.select(cfg, "pairs.strategy", default="uniform") == "disagreement"
+        return self.sections + (("reward",) if active else ())
+
     def run(self, ctx: StageContext) -> dict:
         from orlvlmf.data.dataset import OfflineDataset
-        from orlvlmf.feedback.backends import make_backend
         from orlvlmf.feedback.backends.base import LabelingAborted, PairSource
         from orlvlmf.feedback.labeling import label_pairs
         from orlvlmf.feedback.sampling import PairSamplingError, sample_pairs
@@ -64,16 +156,11 @@ class LabelStage(Stage):
         from orlvlmf.pipeline.manifest import write_npz
 
         cfg = ctx.cfg
-        pc = cfg.pairs
-        backend = make_backend(OmegaConf.to_container(cfg.feedback, resolve=True))
+        settings = label_settings(cfg)
+        pc, backend, both = settings.pairs, settings.backend, settings.both_orders
         ds = OfflineDataset.open(ctx.input("collect/dataset.h5"))
         try:
             task = task_text(cfg, ds)
-            try:
-                pairs = sample_pairs(ds, pc.num_queries, pc.min_gap, pc.seed, pc.image_key,
-                                     pc.skip_identical)
-            except PairSamplingError as err:
-                raise StageError(str(err)) from None
             # only a GT teacher may read ground truth; VLM backends get the hidden view
             view = ds if backend.needs_ground_truth else ds.without_ground_truth()
             source = PairSource(view, pc.image_key, task)
@@ -81,7 +168,15 @@ class LabelStage(Stage):
             try:
                 with LabelStore(path) as store:
                     try:
-                        res = label_pairs(pairs, source, backend, store, log=ctx.log)
+                        if pc.strategy == "uniform":
+                            pairs = sample_pairs(ds, settings.num_pairs, pc.min_gap, pc.seed, pc.image_key,
+                                                 pc.skip_identical)
+                            res = label_pairs(pairs, source, backend, store, log=ctx.log, both_orders=both)
+                            rounds = np.zeros(len(res.idx0), np.int64)
+                        else:
+                            res, rounds = self._label_in_rounds(ctx, settings, ds, source, store)
+                    except PairSamplingError as err:
+                        raise StageError(str(err)) from None
                     except LabelingAborted as err:
                         raise StageError(f"labeling aborted: {err}") from None
                     sessions = {res.session_id} | {r["session_id"] for r in store.lookup(res.query_keys).values()}
@@ -97,7 +192,7 @@ class LabelStage(Stage):
                          "the caps count this invocation only (feedback.budget_scope: invocation)")
                 raise StageError(
                     f"labeling stopped early ({st.stop_reason}): {n_ans} of {len(res.answered)} "
-                    f"queries answered, kept in {path}. Raise feedback.max_queries / "
+                    f"pairs answered, kept in {path}. Raise feedback.max_queries / "
                     f"feedback.max_cost_usd ({scope}), or lower pairs.num_queries, and run the "
                     f"label stage again: stored answers are never asked twice")
             if n_ans == 0:
@@ -106,13 +201,14 @@ class LabelStage(Stage):
             m = res.answered
             write_npz(ctx.output("pairs.npz"), {
                 "idx0": res.idx0[m].astype(np.int64), "idx1": res.idx1[m].astype(np.int64),
-                "label": res.label[m].astype(np.int64), "observation": np.asarray("next"),
-                "image_key": np.asarray(pc.image_key)})
-            labels = res.label[m]
-            summary = {"queries": len(m), "answered": n_ans, "cached": res.cached,
-                       "minus1_rate": round(float(np.mean(labels == -1)), 4), "failed": st.failed,
-                       "retries": st.retries, "cost_usd": round(st.cost_usd, 6),
-                       "queries_per_s": round(st.answered / st.seconds, 3) if st.seconds > 0 else None}
+                "label": res.label[m].astype(np.int64), "round": rounds[m].astype(np.int64),
+                "observation": np.asarray("next"), "image_key": np.asarray(pc.image_key)})
+            summary = label_summary(res, st)
+            if both:
+                ctx.log(f"both orders: {summary['order_agree']} pairs agree, {summary['ties']} ties "
+                        f"({summary['order_contradict']} contradictions, {summary['order_one_abstain']} "
+                        f"one -1, {summary['order_both_abstain']} both -1); order consistency "
+                        f"{summary['order_consistency']}, first-image rate {summary['first_image_rate']}")
             if st.failed:
                 ctx.log(f"{st.failed} queries failed after retries and are left out; rerun the "
                         f"stage with --force to ask them again (answered ones are reused)")
@@ -121,11 +217,60 @@ class LabelStage(Stage):
             audit = None
             if ds.has_ground_truth:  # agreement with the noiseless scripted teacher
                 tie = float(cfg.feedback.get("tie_threshold", 0.0) or 0.0)
-                audit = audit_pairs(res.idx0[m], res.idx1[m], labels, ds.ground_truth().reward, tie)
+                gt = ds.ground_truth().reward
+                audit = audit_pairs(res.idx0[m], res.idx1[m], res.label[m], gt, tie)
                 ctx.log(format_audit(audit))
-                summary["gt_agreement"] = (None if audit["overall"]["agreement"] is None
-                                           else round(audit["overall"]["agreement"], 4))
+                summary["gt_agreement"] = _rounded(audit["overall"]["agreement"])
+                if both:
+                    one = audit_pairs(res.idx0[m], res.idx1[m], res.answers[m, 0], gt, tie)
+                    summary["gt_agreement_one_order"] = _rounded(one["overall"]["agreement"])
+                    ctx.log(f"agreement with noiseless GT labels: one order (A, B) "
+                            f"{summary['gt_agreement_one_order']}, both orders {summary['gt_agreement']}")
             log_audit(audit, Path(ctx.run_dir) / "tb" / "label", extra=summary)
             return summary
         finally:
             ds.close()
+
+    def _label_in_rounds(self, ctx, settings: LabelSettings, ds, source, store):
+        """``pairs.strategy: disagreement``: rounds scored by a brief reward fit (the reward
+        stage's, found through the registry: feedback sits below reward)."""
+        import shutil
+
+        from orlvlmf.feedback.active import RoundPlan, label_in_rounds
+        from orlvlmf.pipeline.manifest import canonical_hash
+        from orlvlmf.registry import REGISTRY
+
+        cfg, pc, backend, both = ctx.cfg, settings.pairs, settings.backend, settings.both_orders
+        reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
+        trainer = OmegaConf.to_container(cfg.trainer, resolve=True) if "trainer" in cfg else {}
+        scorer = getattr(REGISTRY.get("stages", "reward"), "score_pool", None)
+        if scorer is None:
+            raise StageError("pairs.strategy=disagreement needs a reward stage that scores candidate "
+                             "pairs (score_pool); the registered 'reward' stage has none")
+        plan = RoundPlan(num_pairs=settings.num_pairs, initial=settings.initial_pairs,
+                         batch=settings.round_pairs, pool=int(pc.pool_size),
+                         seed=int(pc.seed), min_gap=int(pc.min_gap), image_key=pc.image_key,
+                         skip_identical=bool(pc.skip_identical),
+                         extra={"both_orders": both, "backend": canonical_hash(backend.identity()),
+                                "task": source.task, "reward": canonical_hash(reward_cfg),
+                                "epochs": int(pc.round_epochs), "ensemble": int(pc.round_ensemble)})
+        view = ds.without_ground_truth()
+        ctx.set_torch_threads()
+
+        def score(idx0, idx1, label, pool, k):
+            fit_dir = Path(ctx.work_dir) / f"fit_round{k}"  # a killed fit resumes from here
+            try:
+                scores = scorer(view, idx0, idx1, label, pool, reward_cfg, trainer, fit_dir,
+                                seed=int(pc.seed) + int(reward_cfg.get("seed", 0)) + k,
+                                epochs=int(pc.round_epochs), ensemble=int(pc.round_ensemble))
+            except ValueError as err:  # e.g. every label so far a tie with reward.ties=drop
+                raise StageError(f"round {k} of active labeling: {err}") from None
+            shutil.rmtree(fit_dir, ignore_errors=True)
+            return scores
+
+        return label_in_rounds(ds, source, backend, store, plan, Path(ctx.work_dir) / ROUND_LOG, score,
+                               both_orders=both, log=ctx.log)
+
+
+def _rounded(v):
+    return None if v is None else round(v, 4)

@@ -19,8 +19,12 @@ writes, they reuse each other's stored answers, and table ``claims`` keeps them 
 same query at once: a process claims a query before its first call (:meth:`LabelStore.claim`) and
 releases it with the answer.  A claim is a lease: the holder renews it while it works, and it is
 void once it expires or, on the same host, once the holder's pid is gone (a killed process
-blocks nobody).  Table ``sessions`` keeps one row per labeling invocation (counts, cost, stop
-reason).  A write that fails (a full disk) raises :class:`StoreError` naming the file.
+blocks nobody).  A write that fails (a full disk) raises :class:`StoreError` naming the file.
+Table ``sessions`` keeps one row per labeling invocation (counts, cost, stop reason); table
+``batches`` one row per provider batch (``feedback.batch``): its ``tag`` (written *before* the
+batch is created, so a run killed while creating it can find it by tag), the provider's batch id,
+the step (``vision`` / ``label`` / ``single``), the query keys it holds and whether its results
+were stored (``submitting`` -> ``submitted`` -> ``done``).
 """
 
 from __future__ import annotations
@@ -68,12 +72,21 @@ CREATE TABLE IF NOT EXISTS sessions (
     answered INTEGER DEFAULT 0, failed INTEGER DEFAULT 0, retries INTEGER DEFAULT 0,
     calls INTEGER DEFAULT 0, cost_usd REAL DEFAULT 0, seconds REAL, stop_reason TEXT
 );
+CREATE TABLE IF NOT EXISTS batches (
+    tag TEXT PRIMARY KEY, batch_id TEXT, step TEXT, backend TEXT, model TEXT,
+    status TEXT NOT NULL, provider_status TEXT, requests INTEGER, query_keys TEXT,
+    session_id INTEGER, created_at REAL, updated_at REAL
+);
 CREATE TABLE IF NOT EXISTS claims (
     query_key TEXT PRIMARY KEY,
     owner TEXT NOT NULL, host TEXT, pid INTEGER,
     expires REAL NOT NULL
 );
 """
+
+BATCH_COLUMNS: tuple[str, ...] = ("tag", "batch_id", "step", "backend", "model", "status",
+                                  "provider_status", "requests", "query_keys", "session_id",
+                                  "created_at", "updated_at")
 
 # answered rows of a chat backend (calls > 0) whose reply was empty: asked again (see the docstring)
 _EMPTY_ANSWERS = """
@@ -151,7 +164,10 @@ class LabelStore:
         self.conn.close()
 
     def _write_error(self, err: Exception) -> StoreError:
-        """A failed write as a :class:`StoreError` naming the file (and the free space)."""
+        """A failed write as a :class:`StoreError` naming the file (and, when the disk is full,
+        the free space and what to do)."""
+        if "full" not in str(err):
+            return StoreError(f"cannot write the label store {self.path} ({err})")
         try:
             st = os.statvfs(self.path.parent)
             free = f"; {st.f_bavail * st.f_frsize / 2**20:.1f} MiB free there"
@@ -334,6 +350,36 @@ class LabelStore:
         with self._writing():
             self.conn.execute(f"UPDATE sessions SET {sets} WHERE id=?", values + [session_id])
 
+    # -- provider batches -----------------------------------------------------------------------
+    def put_batch(self, tag: str, **fields: Any) -> None:
+        """Insert or update the row of the batch ``tag`` (``query_keys``: a list) and commit."""
+        import json
+
+        unknown = set(fields) - set(BATCH_COLUMNS)
+        if unknown:
+            raise StoreError(f"unknown batch column(s) {sorted(unknown)}")
+        if "query_keys" in fields:
+            fields["query_keys"] = json.dumps(list(fields["query_keys"]))
+        row = {"tag": tag, "created_at": time.time(), "updated_at": time.time(), **fields}
+        cols = list(row)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in cols if c not in ("tag", "created_at"))
+        with self._transaction():
+            self.conn.execute(f"INSERT INTO batches ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                              f"ON CONFLICT(tag) DO UPDATE SET {updates}", [row[c] for c in cols])
+
+    def batches(self, open_only: bool = False) -> list[dict]:
+        """Batch rows (``query_keys`` as a list), oldest first; ``open_only``: not yet ``done``."""
+        import json
+
+        sql = "SELECT * FROM batches" + (" WHERE status != 'done'" if open_only else "") + " ORDER BY rowid"
+        try:
+            rows = [dict(r) for r in self.conn.execute(sql)]
+        except sqlite3.OperationalError:  # a read-only store written before batches existed
+            return []
+        for r in rows:
+            r["query_keys"] = json.loads(r["query_keys"] or "[]")
+        return rows
+
     # -- export -------------------------------------------------------------------------------
     def snapshot(self, dst: str | Path, keys: Iterable[str] | None = None,
                  session_ids: Iterable[int] | None = None) -> Path:
@@ -359,6 +405,16 @@ class LabelStore:
                 cols = list(sess[0])
                 out.executemany(f"INSERT INTO sessions ({', '.join(cols)}) VALUES "
                                 f"({', '.join('?' * len(cols))})", [tuple(s[c] for c in cols) for s in sess])
+            wanted_keys = None if keys is None else {r["query_key"] for r in rows}
+            batch_rows = [b for b in self.batches()
+                          if wanted_keys is None or wanted_keys & set(b["query_keys"])]
+            if batch_rows:
+                import json
+
+                cols = list(batch_rows[0])
+                out.executemany(f"INSERT INTO batches ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                                [tuple(json.dumps(b[c]) if c == "query_keys" else b[c] for c in cols)
+                                 for b in batch_rows])
             out.execute("COMMIT")
         finally:
             out.close()

@@ -11,7 +11,7 @@ def summarize_store(path: str | Path) -> dict:
     Keys: ``queries, answered, pending_stage2, failed, minus1, minus1_rate, unclean, retries,
     calls, cost_usd, prompt_tokens, completion_tokens, by_model, sessions, last_session``;
     ``last_session`` has ``requested, cached, sent, answered, failed, retries, seconds,
-    queries_per_s, stop_reason``.
+    queries_per_s, stop_reason``; ``orders``: :func:`store_order_stats`.
     """
     from orlvlmf.feedback.store import LabelStore
 
@@ -38,7 +38,7 @@ def summarize_store(path: str | Path) -> dict:
            "minus1_rate": (q[4] or 0) / answered if answered else None, "unclean": q[5] or 0,
            "retries": int(q[6]), "calls": int(q[7]), "cost_usd": float(q[8]),
            "prompt_tokens": int(q[9]), "completion_tokens": int(q[10]), "by_model": by_model,
-           "sessions": len(sessions), "last_session": None}
+           "sessions": len(sessions), "last_session": None, "orders": store_order_stats(path)}
     if sessions:
         s = sessions[-1]
         end = s["finished"] or s["updated"] or s["started"]
@@ -52,6 +52,42 @@ def summarize_store(path: str | Path) -> dict:
             "stop_reason": s["stop_reason"] or ("interrupted" if s["finished"] is None else "done"),
         }
     return out
+
+
+def store_order_stats(path: str | Path) -> dict | None:
+    """:func:`orlvlmf.feedback.orders.order_stats` over the pairs of a store answered in both
+    orders by one backend/model (None when no pair was asked both ways round)."""
+    import numpy as np
+
+    from orlvlmf.feedback.orders import order_stats
+    from orlvlmf.feedback.store import LabelStore
+
+    with LabelStore(path, readonly=True) as store:
+        rows = store.conn.execute("SELECT idx0, idx1, label, backend, model FROM queries "
+                                  "WHERE status='answered' AND idx0 IS NOT NULL").fetchall()
+    seen = {(a, b, be, m): lab for a, b, lab, be, m in rows}
+    both = [(lab, seen[(b, a, be, m)]) for (a, b, be, m), lab in seen.items()
+            if a < b and (b, a, be, m) in seen]
+    if not both:
+        return None
+    ab, ba = np.asarray(both, np.int64).T
+    return order_stats(ab, ba)
+
+
+def format_order_stats(o: dict | None) -> str:
+    """One line for :func:`store_order_stats`."""
+    if o is None:
+        return ("Order consistency: not measured: no pair was asked both ways round (the labeler "
+                "saw each pair in one order; feedback.both_orders asks both).")
+
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    return (f"Order consistency: {o['agree']} of {o['pairs']} pairs asked both ways round got the same "
+            f"answer ({pct(o['consistency_rate'])} of those answered decisively both times; "
+            f"{o['contradict']} contradictions, {o['one_abstain'] + o['both_abstain']} with a -1); "
+            f"answers naming the first image: {pct(o['first_image_rate'])} (50% without position "
+            f"bias); -1 answers: {pct(o['minus1_rate'])}.")
 
 
 def format_summary(d: dict) -> str:
@@ -69,6 +105,8 @@ def format_summary(d: dict) -> str:
         r = "n/a" if m["minus1_rate"] is None else f"{100 * m['minus1_rate']:.1f}%"
         lines.append(f"  {name}: {m['answered']} answered, -1 rate {r}, failed {m['failed']}, "
                      f"${m['cost_usd']:.4f}")
+    if d.get("orders") is not None:
+        lines.append("  " + format_order_stats(d["orders"]))
     s = d["last_session"]
     if s:
         lines.append(

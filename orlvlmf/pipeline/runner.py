@@ -79,6 +79,32 @@ def _section(cfg: DictConfig, dotted: str) -> Any:
     return node
 
 
+def stage_seeds(cfg: DictConfig, stage: Stage) -> list[int | None]:
+    """The seeds a stage runs for under ``cfg`` (``[None]`` for a stage that is not per seed)."""
+    return list(cfg.seeds) if stage.per_seed else [None]
+
+
+def input_keys(cfg: DictConfig, ref: str, seed: int | None) -> list[tuple[str, str, str]]:
+    """(name seen by the stage, manifest key, relative path) for one input reference.
+
+    A per-seed artifact read by a stage that is not per seed expands to one input per seed,
+    named ``stage/artifact@seed<k>``.
+    """
+    stage_name, artifact = ref.split("/", 1)
+    if not load_stage(stage_name).per_seed:
+        return [(ref, stage_name, artifact)]
+    if seed is not None:
+        return [(ref, stage_key(stage_name, seed), _seed_dir(seed) + artifact)]
+    return [(f"{ref}@seed{s}", stage_key(stage_name, s), _seed_dir(s) + artifact) for s in cfg.seeds]
+
+
+def fingerprint(cfg: DictConfig, stage: Stage, name: str, seed: int | None, input_hashes: dict) -> str:
+    """sha256(stage name, version, seed, the config sections it reads, its input artifact hashes)."""
+    return canonical_hash({"stage": name, "version": stage.version, "seed": seed,
+                           "sections": {s: _section(cfg, s) for s in stage.config_sections(cfg)},
+                           "inputs": input_hashes})
+
+
 def _replace(src: Path, dst: Path) -> None:
     """Move ``src`` to ``dst`` replacing what is there (directories included)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -105,26 +131,12 @@ class Pipeline:
 
     # -- helpers --------------------------------------------------------------------------------
     def _seeds(self, stage: Stage) -> list[int | None]:
-        return list(self.cfg.seeds) if stage.per_seed else [None]
-
-    def _input_keys(self, ref: str, seed: int | None) -> list[tuple[str, str, str]]:
-        """(name seen by the stage, manifest key, relative path) for one input reference.
-
-        A per-seed artifact read by a stage that is not per seed expands to one input per seed,
-        named ``stage/artifact@seed<k>``.
-        """
-        stage_name, artifact = ref.split("/", 1)
-        if not load_stage(stage_name).per_seed:
-            return [(ref, stage_name, artifact)]
-        if seed is not None:
-            return [(ref, stage_key(stage_name, seed), _seed_dir(seed) + artifact)]
-        return [(f"{ref}@seed{s}", stage_key(stage_name, s), _seed_dir(s) + artifact)
-                for s in self.cfg.seeds]
+        return stage_seeds(self.cfg, stage)
 
     def _inputs(self, stage: Stage, name: str, seed: int | None) -> tuple[dict[str, Path], dict]:
         paths, hashes = {}, {}
         for ref in stage.input_refs(self.cfg):
-            for label, key, rel in self._input_keys(ref, seed):
+            for label, key, rel in input_keys(self.cfg, ref, seed):
                 outputs = self.manifest.outputs_intact(self.run_dir, key)
                 if outputs is None or rel not in outputs:
                     raise StageError(
@@ -137,15 +149,7 @@ class Pipeline:
         return paths, hashes
 
     def fingerprint(self, stage: Stage, name: str, seed: int | None, input_hashes: dict) -> str:
-        return canonical_hash(
-            {
-                "stage": name,
-                "version": stage.version,
-                "seed": seed,
-                "sections": {s: _section(self.cfg, s) for s in stage.sections},
-                "inputs": input_hashes,
-            }
-        )
+        return fingerprint(self.cfg, stage, name, seed, input_hashes)
 
     def up_to_date(self, name: str, seed: int | None = None) -> bool:
         """Whether stage ``name`` (for ``seed``) has run on this config and its outputs are intact."""

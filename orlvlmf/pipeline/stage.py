@@ -10,6 +10,7 @@ interruption as long as the stage's inputs are unchanged.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,6 +18,21 @@ from typing import Any, ClassVar
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("orlvlmf")
+
+#: CPU threads an executor gave this process (set by the sweep's Ray tasks to their ``num_cpus``).
+THREADS_ENV = "ORLVLMF_NUM_THREADS"
+
+
+def torch_threads(configured: int) -> int:
+    """Threads a stage's torch work may use: what the executor gave this process
+    (``$ORLVLMF_NUM_THREADS``), else ``configured`` (``trainer.num_threads``); at least 1.
+
+    The executor's number wins so that tasks placed side by side do not oversubscribe the cores,
+    and it is read from the environment rather than the config so that the stages' fingerprints
+    do not depend on where they ran.
+    """
+    given = os.environ.get(THREADS_ENV)
+    return max(1, int(given) if given else int(configured or 1))
 
 
 class StageError(RuntimeError):
@@ -58,11 +74,11 @@ class StageContext:
         log.info("[%s] %s", self.stage, message)
 
     def set_torch_threads(self) -> int:
-        """torch's CPU threads from ``trainer.num_threads`` (at least 1; 1 without a trainer
-        section); stages that compute with torch call it before they start."""
+        """torch's CPU threads: :func:`torch_threads` of ``trainer.num_threads`` (1 without a
+        trainer section); stages that compute with torch call it before they start."""
         import torch
 
-        n = max(1, int(OmegaConf.select(self.cfg, "trainer.num_threads", default=1) or 1))
+        n = torch_threads(OmegaConf.select(self.cfg, "trainer.num_threads", default=1))
         torch.set_num_threads(n)
         return n
 
@@ -72,6 +88,7 @@ class Stage:
 
     Class attributes
         sections: config sections (dotted) whose content decides whether the stage must rerun
+            (or override :meth:`config_sections` when they depend on the config)
         inputs: upstream ``stage/artifact`` names it reads (or override :meth:`input_refs`)
         outputs: artifact names it writes (files or directories under its staging dir)
         per_seed: run once per entry of ``seeds`` (artifacts under ``seed_<k>/``)
@@ -91,6 +108,10 @@ class Stage:
     def missing_simulator(self, cfg: DictConfig) -> str | None:
         """Why this stage cannot run with ``cfg`` for lack of a simulator (None: it can)."""
         return None
+
+    def config_sections(self, cfg: DictConfig) -> tuple[str, ...]:
+        """Config sections this run depends on; override when they depend on the config."""
+        return tuple(self.sections)
 
     def input_refs(self, cfg: DictConfig) -> tuple[str, ...]:
         """Upstream artifacts this run needs; override when they depend on the config."""

@@ -294,25 +294,10 @@ def _disagreement(path: Path) -> float:
 
 
 def order_consistency_text(store: Path) -> str:
-    """Agreement of labels asked both ways round (the same two frames, swapped), from the store."""
-    import sqlite3
+    """Order effects of labels asked both ways round (the same two frames, swapped), from the store."""
+    from orlvlmf.feedback.summary import format_order_stats, store_order_stats
 
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        rows = con.execute("SELECT idx0, idx1, label, backend, model FROM queries "
-                           "WHERE status='answered' AND idx0 IS NOT NULL").fetchall()
-    finally:
-        con.close()
-    seen = {(a, b, be, m): lab for a, b, lab, be, m in rows}
-    pairs = [(lab, seen[(b, a, be, m)]) for (a, b, be, m), lab in seen.items()
-             if a < b and (b, a, be, m) in seen]
-    if not pairs:
-        return ("Order consistency: not measured: no pair was asked both ways round (the labeler "
-                "saw each pair in one order).")
-    swap = {0: 1, 1: 0, -1: -1}
-    agree = sum(swap.get(int(x), x) == int(y) for x, y in pairs)
-    return (f"Order consistency: {agree} of {len(pairs)} pairs asked both ways round got the same "
-            f"answer ({_pct(agree / len(pairs))}).")
+    return format_order_stats(store_order_stats(store))
 
 
 def _pct(v: float | None) -> str:

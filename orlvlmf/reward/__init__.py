@@ -7,7 +7,7 @@ The observation encoders it trains are in :mod:`orlvlmf.encoders` (shared with t
     data          pairs.npz checks, segments, preloaded preference tensors
     module        RewardModel LightningModule (imports lightning)
     train         fit with early stopping, TensorBoard, checkpoints; GT correlations
-    inference     batched no-grad scoring with prefetching
+    inference     batched no-grad scoring (optionally bfloat16)
     relabel       score every transition, normalise, write rewards.npz
     stage         pipeline stages ``reward`` and ``relabel``
 """

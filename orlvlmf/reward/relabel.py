@@ -16,8 +16,7 @@ from orlvlmf.reward.model import RewardNet
 
 
 def relabel_dataset(net: RewardNet, ds: Any, observation: str, score: str = "next",
-                    batch_size: int = 256, prefetch: bool = True, channels_last: bool = True,
-                    fuse: bool = True, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
+                    batch_size: int = 256, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
     """(ensemble mean, ensemble std) of r over every transition of ``ds``, in dataset order."""
     if precision not in ("32", "bf16"):
         raise ValueError(f"relabel.precision must be '32' or 'bf16', got '{precision}'")
@@ -31,5 +30,4 @@ def relabel_dataset(net: RewardNet, ds: Any, observation: str, score: str = "nex
                          f"this dataset (`orlvlmf reward`)")
     get = ds.next_observations if score == "next" else ds.observations
     return score_batches(net, lambda a, b: get(observation, np.arange(a, b)), ds.num_transitions,
-                         batch_size, prefetch=prefetch, channels_last=channels_last, fuse=fuse,
-                         bf16=precision == "bf16")
+                         batch_size, bf16=precision == "bf16")

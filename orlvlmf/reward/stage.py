@@ -73,6 +73,14 @@ class RewardStage(Stage):
     per_seed = True
     description = "train the Bradley-Terry reward model on the labeled pairs"
 
+    @staticmethod
+    def score_pool(*args, **kwargs):
+        """Members' rewards of candidate pairs after a brief fit (:func:`orlvlmf.reward.active.score_pool`);
+        the label stage's ``pairs.strategy: disagreement`` asks for it through the registry."""
+        from orlvlmf.reward.active import score_pool
+
+        return score_pool(*args, **kwargs)
+
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from orlvlmf.data.dataset import OfflineDataset
         from orlvlmf.reward.data import load_pairs
@@ -129,9 +137,7 @@ class RelabelStage(Stage):
             full = OfflineDataset.open(ctx.input("collect/dataset.h5"))
             observation = net.spec["observation"]
             mean, std = relabel_dataset(net, full.without_ground_truth(), observation, rcfg["score"],
-                                        int(rcfg["batch_size"]), bool(rcfg["prefetch"]),
-                                        bool(rcfg["channels_last"]), bool(rcfg["fuse_conv_bn"]),
-                                        str(rcfg["precision"]))
+                                        int(rcfg["batch_size"]), str(rcfg["precision"]))
         except (*_clear_errors(), ValueError) as err:
             raise StageError(f"relabel: {err}") from None
         shift, mult = normalization(mean, rcfg["normalize"], full.episode_index, float(rcfg["scale"]))

@@ -2,9 +2,14 @@
 
 A cell's run config = the task config (``config``, ``{quality}`` filled in) + the sweep's
 ``overrides`` + the protocol's ``overrides``, ``tasks[task]``, ``methods[method]`` + the method's
-own overrides, layered (:func:`orlvlmf.sweep.overrides.layered_overrides`), with ``name`` (the
-method), ``run_dir`` (the task/quality folder), ``seeds`` and ``stages`` set by the sweep; the
-stages a method's inputs need are added (:func:`orlvlmf.sweep.overrides.complete_stages`).
+own overrides, layered (:func:`orlvlmf.sweep.overrides.layered_overrides`), with ``name``
+(``<method>_seed<k>``), ``run_dir`` (the task/quality folder), ``seeds`` and ``stages`` set by the
+sweep; the stages a method's inputs need are added (:func:`orlvlmf.sweep.overrides.complete_stages`).
+Every cell has a run directory of its own, so cells can run side by side (stages they share come
+through the sweep cache, :mod:`orlvlmf.sweep.cache`).
+
+A cell's identity is the fingerprints of the stage runs it needs
+(:func:`orlvlmf.sweep.plan.recorded_fingerprints`), not its whole config.
 """
 
 from __future__ import annotations
@@ -13,11 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from omegaconf import OmegaConf
-
 from orlvlmf.config import ConfigError, load_config, resolve_config_path
-from orlvlmf.pipeline.manifest import canonical_hash
-from orlvlmf.pipeline.runner import load_stage
 from orlvlmf.sweep.config import task_specs
 from orlvlmf.sweep.methods import method_spec
 from orlvlmf.sweep.overrides import complete_stages, layered_overrides
@@ -40,11 +41,20 @@ class Cell:
 
     @property
     def id(self) -> str:
-        return f"{self.group}_{self.method}_seed{self.seed}"
+        return f"{self.group}_{self.run_name}"
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.method}_seed{self.seed}"
 
 
 def sweep_dir(cfg: SweepConfig) -> Path:
     return Path(cfg.out_dir) / cfg.name
+
+
+def cache_dir(cfg: SweepConfig) -> Path:
+    """The shared stage cache (:mod:`orlvlmf.sweep.cache`)."""
+    return sweep_dir(cfg) / "cache"
 
 
 def task_config(task: TaskSpec, quality: str, sweep_file: Path | None) -> Path:
@@ -76,8 +86,8 @@ def cells_of(cfg: SweepConfig, sweep_file: Path | None = None) -> list[Cell]:
 
 
 def compose(cell: Cell, cfg: SweepConfig):
-    """The cell's checked run config (``name`` = method, ``run_dir`` = the task/quality folder)."""
-    fixed = [f"run_dir={sweep_dir(cfg) / 'cells' / cell.group}", f"name={cell.method}",
+    """The cell's checked run config (its run directory: ``cells/<task>_<quality>/<method>_seed<k>``)."""
+    fixed = [f"run_dir={sweep_dir(cfg) / 'cells' / cell.group}", f"name={cell.run_name}",
              f"seeds=[{cell.seed}]", f"stages=[{', '.join(cell.stages)}]"]
     overrides = layered_overrides(cell.overrides, load_config(cell.config_path))
     run_cfg = load_config(cell.config_path, overrides + fixed)
@@ -87,13 +97,6 @@ def compose(cell: Cell, cfg: SweepConfig):
         fixed[-1] = f"stages=[{', '.join(stages)}]"
         run_cfg = load_config(cell.config_path, overrides + fixed)
     return run_cfg
-
-
-def cell_hash(run_cfg: Any) -> str:
-    """Hash of the composed run config and of its stages' versions (a bumped stage reruns the cell);
-    a finished cell with the same hash is skipped."""
-    versions = {str(s): load_stage(str(s)).version for s in run_cfg.stages}
-    return canonical_hash({"config": OmegaConf.to_container(run_cfg, resolve=False), "versions": versions})
 
 
 def filter_cells(tasks: Iterable[str] | None = None, qualities: Iterable[str] | None = None,

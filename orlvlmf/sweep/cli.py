@@ -22,6 +22,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--table-only", action="store_true",
                    help="rewrite the tables (selected cells + every finished one), run nothing")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing cell")
+    p.add_argument("--executor", choices=("inprocess", "ray"), default="inprocess",
+                   help="inprocess (default): cells one after another in this process; ray: the stage "
+                        "graph as Ray tasks (needs orlvlmf[ray]) on this machine or --address")
+    p.add_argument("--address", help="with --executor ray: the Ray cluster to join (e.g. auto, "
+                                     "10.0.0.5:6379); default: start Ray on this machine")
+    p.add_argument("--max-parallel", type=int, metavar="N",
+                   help="with --executor ray: at most N stage tasks at once (default: as many as the "
+                        "cluster's resources allow)")
     p.add_argument("overrides", nargs="*", metavar="key.path=value",
                    help="overrides of the sweep config (e.g. out_dir=/data/sweeps); put them before "
                         "--tasks/--qualities/--methods/--seeds, which take every word after them")
@@ -46,7 +54,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         out = write_outputs(cfg, table_cells(cfg, file, keep), sweep_dir(cfg))
         print("\n".join(f"{k}: {v}" for k, v in out.items()))
         return 0
-    summary = run_sweep(cfg, file, only=keep, dry_run=args.dry_run, fail_fast=args.fail_fast)
+    summary = run_sweep(cfg, file, only=keep, dry_run=args.dry_run, fail_fast=args.fail_fast,
+                        executor=args.executor, address=args.address, max_parallel=args.max_parallel)
     print(f"sweep {cfg.name}: {len(summary.ran)} cells ran, {len(summary.skipped)} already done, "
           f"{len(summary.failed)} failed")
     for k, v in summary.outputs.items():

@@ -19,6 +19,8 @@ configs): it says ``kind: sweep`` and lists which run configs to compose and how
         methods: {gail: [train.steps=100]}
     custom_methods:             # new columns, or redefinitions of built-in methods
       my_bc: {stages: [collect, train, evaluate], overrides: [policy.name=bc, policy.loss=mse]}
+    executor:                   # --executor ray only: Ray resources per stage kind (default: 1 CPU)
+      resources: {collect: {num_cpus: 2}, train: {num_cpus: 1, num_gpus: 1}}
 
 A cell's run config = the task config (``config``, ``{quality}`` filled in) + ``overrides`` +
 the protocol's ``overrides``, ``tasks[task]``, ``methods[method]`` + the method's own overrides,
@@ -34,8 +36,8 @@ from pathlib import Path
 
 from orlvlmf.config.structured import build
 from orlvlmf.sweep.methods import method_spec
-from orlvlmf.sweep.schema import (DEFAULT_METRICS, METRICS, MethodSpec, ProtocolSpec, SweepConfig,
-                                  SweepConfigError, TaskSpec)
+from orlvlmf.sweep.schema import (DEFAULT_METRICS, METRICS, RESOURCE_KEYS, ExecutorSpec, MethodSpec,
+                                  ProtocolSpec, SweepConfig, SweepConfigError, TaskSpec)
 
 
 def task_specs(cfg: SweepConfig) -> list[TaskSpec]:
@@ -81,11 +83,13 @@ def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[Swee
         obj = OmegaConf.to_container(merged, resolve=True)
     except OmegaConfBaseException as err:
         raise SweepConfigError(f"{file}: {str(err).splitlines()[0]}") from None
-    cfg = SweepConfig(**{k: v for k, v in obj.items() if k not in ("protocols", "custom_methods")})
+    nested = ("protocols", "custom_methods", "executor")
+    cfg = SweepConfig(**{k: v for k, v in obj.items() if k not in nested})
     cfg.protocols = {k: build(ProtocolSpec, v, f"protocols.{k}", error=SweepConfigError)
                      for k, v in obj["protocols"].items()}
     cfg.custom_methods = {k: build(MethodSpec, v, f"custom_methods.{k}", error=SweepConfigError)
                           for k, v in obj["custom_methods"].items()}
+    cfg.executor = build(ExecutorSpec, obj["executor"], "executor", error=SweepConfigError)
     check(cfg, file)
     return cfg, file
 
@@ -104,3 +108,13 @@ def check(cfg: SweepConfig, file: Path | str = "sweep config") -> None:
     for m in cfg.methods:
         method_spec(m, cfg)
     task_specs(cfg)
+    for stage, res in cfg.executor.resources.items():
+        bad = sorted(set(res) - set(RESOURCE_KEYS))
+        if bad:
+            raise SweepConfigError(f"{file}: executor.resources.{stage}: unknown key(s) {', '.join(bad)}; "
+                                   f"use {', '.join(RESOURCE_KEYS)}")
+        if any(not isinstance(v, (int, float)) or v < 0 for v in res.values()):
+            raise SweepConfigError(f"{file}: executor.resources.{stage}: values must be numbers >= 0, "
+                                   f"got {res}")
+    if cfg.executor.max_retries < 0:
+        raise SweepConfigError(f"{file}: executor.max_retries must be >= 0")

@@ -1,18 +1,31 @@
 """One JSON file per finished (or failed) cell under ``<out_dir>/<name>/results/``.
 
-``results/<task>_<quality>_<method>_seed<k>.json``: status (done | failed), the cell hash, the
-metrics of the cell's ``eval.json`` (or the error), seconds and the run directory.
+``results/<task>_<quality>_<method>_seed<k>.json``: status (done | failed), ``stages`` (the
+cell's identity: the fingerprint of every stage run it needs, :mod:`orlvlmf.sweep.plan`), the
+metrics of the cell's ``eval.json`` (or the error), seconds and the run directory.  Both executors
+write them through :func:`record_done` / :func:`record_failed`.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from orlvlmf.pipeline.manifest import atomic_write_text
-from orlvlmf.sweep.cells import Cell, cells_of, sweep_dir
+from orlvlmf.pipeline.runner import run_dir_of
+from orlvlmf.sweep.cells import Cell, cache_dir, cells_of, sweep_dir
+from orlvlmf.sweep.plan import recorded_fingerprints
 from orlvlmf.sweep.schema import SweepConfig, SweepConfigError
+
+
+@dataclass
+class SweepSummary:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Path] = field(default_factory=dict)
 
 METRIC_KEYS = ("success_rate", "return_mean", "return_std", "final_success_rate")
 
@@ -54,3 +67,29 @@ def table_cells(cfg: SweepConfig, sweep_file: Path | None = None,
     """
     return [c for c in cells_of(cfg, sweep_file)
             if only is None or only(c) or read_result(cfg, c) is not None]
+
+
+def is_finished(cfg: SweepConfig, cell: Cell, run_cfg: Any) -> bool:
+    """Whether the cell's result is ``done`` with the fingerprints its stage runs have now."""
+    done = read_result(cfg, cell)
+    if done is None or done.get("status") != "done" or "stages" not in done:
+        return False
+    return done["stages"] == recorded_fingerprints(run_cfg, cache_dir(cfg))
+
+
+def record_done(cfg: SweepConfig, cell: Cell, run_cfg: Any, seconds: float) -> dict:
+    """Write the result of a cell whose stages all ran: its metrics and stage fingerprints."""
+    run_dir = run_dir_of(run_cfg)
+    metrics = metrics_of(run_dir, cell.seed)
+    stages = recorded_fingerprints(run_cfg, cache_dir(cfg))
+    if stages is None:
+        raise SweepConfigError(f"cell {cell.id} finished but its stage records are missing in "
+                               f"{run_dir} and {cache_dir(cfg)}")
+    payload = {"status": "done", "stages": stages, "metrics": metrics, "seconds": round(seconds, 2),
+               "run_dir": str(run_dir)}
+    write_result(cfg, cell, payload)
+    return payload
+
+
+def record_failed(cfg: SweepConfig, cell: Cell, error: str, trace: str = "") -> None:
+    write_result(cfg, cell, {"status": "failed", "error": error, "traceback": trace})

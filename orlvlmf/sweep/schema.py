@@ -57,6 +57,25 @@ class ProtocolSpec:
     description: str = ""
 
 
+#: What a stage kind may ask of Ray (``executor.resources.<stage>``).
+RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory")
+
+
+@dataclass
+class ExecutorSpec:
+    """How ``orlvlmf sweep --executor ray`` places the stage tasks.
+
+    ``resources``: Ray resources per stage kind — a stage name (``collect``, ``label``, ``reward``,
+    ``relabel``, ``train``, ``evaluate``, ...) or ``default`` for the others — with keys
+    ``num_cpus`` (also the task's torch thread count), ``num_gpus``, ``memory`` (bytes).
+    Unset: ``{num_cpus: 1}``.  ``max_retries``: reruns of a task whose worker died.
+    The in-process executor ignores this section.
+    """
+
+    resources: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    max_retries: int = 3
+
+
 @dataclass
 class SweepConfig:
     kind: str = "sweep"
@@ -71,4 +90,5 @@ class SweepConfig:
     overrides: List[str] = field(default_factory=list)
     protocols: Dict[str, ProtocolSpec] = field(default_factory=dict)
     custom_methods: Dict[str, MethodSpec] = field(default_factory=dict)
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)
     description: str = ""

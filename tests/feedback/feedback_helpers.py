@@ -73,3 +73,30 @@ def server_ref(ds, i: int, j: int, size: int = 32) -> str:
 def rule_labels(ds_path, idx0, idx1) -> np.ndarray:
     r = OfflineDataset.open(ds_path).ground_truth().reward
     return np.asarray([rule_label(float(r[a]), float(r[b]), 0.0) for a, b in zip(idx0, idx1)])
+
+
+def start_worker(script: Path, *args) -> tuple:
+    """(process, command, env) of ``python script args...`` with the repository on its path."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(script), *map(str, args)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env), cmd, env
+
+
+def kill_9_when(proc, ready, timeout: float = 240.0) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` holds (it must still be running then)."""
+    import os
+    import signal
+    import time
+
+    deadline = time.time() + timeout
+    while not ready():
+        assert proc.poll() is None, proc.stdout.read().decode()
+        assert time.time() < deadline, "the worker never got where the test kills it"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL

@@ -126,3 +126,34 @@ def test_bad_options_are_named():
         check_config(SimulatedVLMConfig(proximity_scale=0))
     with pytest.raises(ValueError, match="one entry per query"):
         simulated_answers(SimulatedVLMConfig(), [0.0], [1.0, 2.0], ["a"], 1.0)
+
+
+def test_correlated_orders_share_their_draws():
+    """order_correlation 1: both orders flip together (an agreed wrong label) and guess the same
+    position (a contradiction); 0: independent draws, as above."""
+    from orlvlmf.feedback.backends.simulated_vlm import order_free_key
+
+    rng = np.random.default_rng(4)
+    rA, rB = rng.uniform(size=N), rng.uniform(size=N)
+    truth = gt_labels(rA, rB)
+    shared = [order_free_key(2 * i, 2 * i + 1) for i in range(N)]
+
+    def both(**kw):
+        cfg = SimulatedVLMConfig(proximity_scale=1e9, **kw)
+        ab = simulated_answers(cfg, rA, rB, keys(N, "ab"), 1.0, shared).label
+        ba = simulated_answers(cfg, rB, rA, keys(N, "ba"), 1.0, shared).label
+        return ab, ba
+
+    ab, ba = both(flip_p=0.3, order_correlation=1.0)
+    label, kind = combine_orders(ab, ba)
+    assert np.all(kind == 0) and close(np.mean(label != truth), 0.3)  # flips agree: none caught
+    ab, ba = both(flip_p=0.3)
+    label, kind = combine_orders(ab, ba)
+    assert close(np.mean(kind == 1), 2 * 0.3 * 0.7)  # independent flips: one in two orders contradicts
+    assert close(np.mean((label != truth) & (label >= 0)), 0.3 * 0.3)
+    ab, ba = both(unsure_p=1.0, position_bias=0.3, order_correlation=1.0)
+    assert np.all(combine_orders(ab, ba)[1] == 1)  # the same position named twice: all ties
+    half = both(flip_p=0.5, order_correlation=0.5)  # correlated: always agree; else p^2 + (1 - p)^2
+    assert close(np.mean(combine_orders(*half)[1] == 0), 0.5 + 0.5 * 0.5)
+    with pytest.raises(ValueError, match="order_correlation must be in"):
+        check_config(SimulatedVLMConfig(order_correlation=2.0))

@@ -206,3 +206,44 @@ def test_bumped_stage_version_reruns_it_and_its_dependants(tmp_path, monkeypatch
     CALLS.clear()
     run(cfg, *stages)
     assert CALLS == []
+
+
+@register("stages", "t_per_seed_eval")
+class PerSeedEvalStage(Stage):
+    """Per seed, reads the same seed's model; writes a folder output; fingerprints all of train."""
+
+    sections = ("train",)
+    inputs = ("t_train/model.json",)
+    outputs = ("videos",)
+    per_seed = True
+
+    def run(self, ctx):
+        CALLS.append(f"eval@{ctx.seed}")
+        model = json.loads(ctx.input("t_train/model.json").read_text())
+        videos = ctx.output("videos")
+        videos.mkdir()
+        (videos / f"every_{ctx.cfg.train.log_every}.txt").write_text(str(model["sum"]))
+
+
+def test_per_seed_stage_reads_its_own_seed_and_folder_outputs_are_replaced(tmp_path):
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1", "train.log_every=5")
+    run(cfg, "t_source", "t_train", "t_per_seed_eval")
+    for seed in (1, 2):  # sum(range(3)) * seed, read from this seed's model.json
+        assert (tmp_path / "t" / f"seed_{seed}" / "videos" / "every_5.txt").read_text() == str(3 * seed)
+    CALLS.clear()
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1", "train.log_every=7"),
+        "t_source", "t_train", "t_per_seed_eval")
+    assert CALLS == ["eval@1", "eval@2"]
+    for seed in (1, 2):  # the old folder is replaced whole, nothing left beside it
+        assert sorted(p.name for p in (tmp_path / "t" / f"seed_{seed}").iterdir()) == ["model.json", "videos"]
+        assert [p.name for p in (tmp_path / "t" / f"seed_{seed}" / "videos").iterdir()] == ["every_7.txt"]
+
+
+def test_a_section_is_fingerprinted_with_its_interpolations_resolved(tmp_path):
+    # train.log_every interpolates dataset.episodes: the same value written out is the same section
+    stages = ("t_source", "t_train", "t_per_seed_eval")
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1", "train.log_every=${dataset.episodes}"),
+        *stages)
+    CALLS.clear()
+    run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1", "train.log_every=3"), *stages)
+    assert CALLS == []

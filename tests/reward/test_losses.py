@@ -61,8 +61,12 @@ def test_preference_targets_drop_and_half():
     labels = np.array([0, 1, -1, 1])
     keep, target = preference_targets(labels, "drop")
     assert keep.tolist() == [0, 1, 3] and target.tolist() == [0.0, 1.0, 1.0]
+    assert target.dtype == np.float32
+    default_keep, default_target = preference_targets(labels)  # ties are dropped by default
+    assert default_keep.tolist() == keep.tolist() and default_target.tolist() == target.tolist()
     keep, target = preference_targets(labels, "half")
     assert keep.tolist() == [0, 1, 2, 3] and target.tolist() == [0.0, 1.0, 0.5, 1.0]
+    assert target.dtype == np.float32
     with pytest.raises(ValueError, match="0, 1 or -1"):
         preference_targets(np.array([0, 2]))
     with pytest.raises(ValueError, match="drop' or 'half"):
@@ -73,3 +77,6 @@ def test_accuracy_ignores_ties():
     pred, true = preference_correct(torch.tensor([0.0, 1.0, 0.0]), torch.tensor([1.0, 0.0, 5.0]),
                                     torch.tensor([1.0, 1.0, 0.5]))
     assert pred.tolist() == [1, 0] and true.tolist() == [1, 1]
+    # equal predicted returns do not predict sigma_1 better
+    pred, _ = preference_correct(torch.tensor([2.0]), torch.tensor([2.0]), torch.tensor([1.0]))
+    assert pred.tolist() == [0]

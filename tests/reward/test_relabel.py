@@ -6,7 +6,7 @@ import torch
 
 from orlvlmf.data.dataset import OfflineDataset
 from orlvlmf.reward.column import load_rewards, normalization, write_rewards
-from orlvlmf.reward.inference import prefetched, score_frames
+from orlvlmf.reward.inference import score_frames
 from orlvlmf.reward.model import RewardNet, load_reward_net, save_reward_net
 from orlvlmf.reward.relabel import relabel_dataset
 
@@ -30,9 +30,8 @@ def test_relabel_round_trip_matches_direct_scoring(tiny_dataset, tmp_path):
     before = _sha(tiny_dataset)
     with OfflineDataset.open(tiny_dataset) as ds:
         view = ds.without_ground_truth()
-        mean, std = relabel_dataset(loaded, view, "image", "next", batch_size=37, prefetch=True)
-        plain, _ = relabel_dataset(loaded, view, "image", "next", batch_size=200, prefetch=False,
-                                   channels_last=False)
+        mean, std = relabel_dataset(loaded, view, "image", "next", batch_size=37)
+        plain, _ = relabel_dataset(loaded, view, "image", "next", batch_size=200)
         cur, _ = relabel_dataset(loaded, view, "image", "current", batch_size=64)
         frames = torch.from_numpy(ds.next_observations("image", np.arange(ds.num_transitions)))
         first = torch.from_numpy(ds.observations("image", np.arange(ds.num_transitions)))
@@ -75,21 +74,10 @@ def test_point_cloud_and_state_nets_relabel(tiny_dataset):
     st = _net((2,), encoder={"name": "mlp", "hidden": [16]}, observation="state")
     with OfflineDataset.open(tiny_dataset) as ds:
         a, _ = relabel_dataset(pc, ds, "point_cloud", batch_size=50)
-        b, _ = relabel_dataset(pc, ds, "point_cloud", batch_size=7, prefetch=False)
+        b, _ = relabel_dataset(pc, ds, "point_cloud", batch_size=7)
         s, _ = relabel_dataset(st, ds, "state")
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     assert np.isfinite(s).all() and len(s) == len(a)
-
-
-def test_prefetch_propagates_errors_and_order():
-    assert list(prefetched(iter(range(5)))) == [0, 1, 2, 3, 4]
-
-    def broken():
-        yield 1
-        raise RuntimeError("read failed")
-
-    with pytest.raises(RuntimeError, match="read failed"):
-        list(prefetched(broken()))
 
 
 def test_load_reward_net_errors(tmp_path):

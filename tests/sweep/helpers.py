@@ -1,14 +1,40 @@
-"""Fake instant stages and a tiny sweep config for the sweep tests."""
+"""Fake instant stages and a tiny sweep config for the sweep tests.
+
+The stages count their runs in ``CALLS`` (this process) and in ``<sweep>/runs.log`` (any process,
+e.g. Ray workers).  Files in the sweep's folder steer them across processes: ``die_at`` (a train
+key: that train's worker kills itself once), ``sleep`` (seconds each train takes).  A reward scale
+of 13 makes train raise.
+"""
 
 import json
+import os
+import signal
+import time
 from collections import Counter
 from pathlib import Path
 
-from orlvlmf.pipeline.stage import Stage
+from orlvlmf.pipeline.stage import Stage, torch_threads
 from orlvlmf.registry import register
 
 CALLS: Counter = Counter()
 INTERRUPT: dict = {}
+
+
+def sweep_root(ctx) -> Path:
+    return Path(ctx.run_dir).parents[2]  # <out>/<name>/cells/<group>/<cell>
+
+
+def log_run(ctx, what: str) -> None:
+    node = ""
+    try:
+        import ray
+
+        if ray.is_initialized():
+            node = ray.get_runtime_context().get_node_id()
+    except ImportError:
+        pass
+    with open(sweep_root(ctx) / "runs.log", "a") as fh:  # threads: what an executor gave, else 7
+        fh.write(f"{what} {node or '-'} {os.getpid()} {torch_threads(7)}\n")
 
 
 @register("stages", "sweeptest_collect")
@@ -18,6 +44,7 @@ class FakeCollect(Stage):
 
     def run(self, ctx):
         CALLS[f"collect:{ctx.cfg.dataset.quality}"] += 1
+        log_run(ctx, f"collect:{ctx.cfg.dataset.quality}")
         ctx.output("dataset.h5").write_text(f"data {ctx.cfg.dataset.quality} {ctx.cfg.dataset.episodes}")
         return {"episodes": int(ctx.cfg.dataset.episodes)}
 
@@ -35,6 +62,16 @@ class FakeTrain(Stage):
         if INTERRUPT.get("at") == key and not ckpt.exists():
             ckpt.write_text("half way")
             raise KeyboardInterrupt
+        root = sweep_root(ctx)
+        log_run(ctx, f"train-start:{key}")
+        if (root / "die_at").is_file() and (root / "die_at").read_text().strip() == key:
+            (root / "die_at").unlink()
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-stage
+        if (root / "sleep").is_file():
+            time.sleep(float((root / "sleep").read_text()))
+        if float(ctx.cfg.train.reward_scale) == 13:
+            raise ValueError("unlucky reward scale 13")
+        log_run(ctx, f"train:{key}")
         CALLS["train"] += 1
         CALLS["resumed"] += ckpt.exists()
         data = ctx.input("dataset.h5").read_text()

@@ -51,3 +51,7 @@ def test_cli_override_and_bad_config(tmp_path):
         run_cli(["--config", str(path), "--dry-run", "--methods", "one", "out_dir=/x"])
     assert run_cli(["--config", str(path), f"out_dir={tmp_path / 'elsewhere'}", "--seeds", "0"]) == 0
     assert (tmp_path / "elsewhere/tiny/table.md").is_file()
+    with pytest.raises(ConfigError, match="--address and --max-parallel go with --executor ray"):
+        run_cli(["--config", str(path), "--max-parallel", "2"])
+    with pytest.raises(SystemExit):  # argparse: invalid choice
+        run_cli(["--config", str(path), "--executor", "dask"])

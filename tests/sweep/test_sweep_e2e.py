@@ -59,16 +59,17 @@ def test_real_stages_tiny_cartpole(tmp_path):
     cells = tmp_path / "out/e2e/cells/cartpole_random"
     for method in ("ours", "iql_gt", "iql_avg", "bc"):  # deterministic policies: replayable
         # the table's figure is the return of the policy this method trained, replayed independently
-        seeds = [e["seed"] for e in json.loads((cells / method / "seed_0/eval.json").read_text())["episodes"]]
-        replay = replay_returns(cells / method / "seed_0/policy.ckpt", "cartpole", seeds)
+        run = cells / f"{method}_seed0" / "seed_0"
+        seeds = [e["seed"] for e in json.loads((run / "eval.json").read_text())["episodes"]]
+        replay = replay_returns(run / "policy.ckpt", "cartpole", seeds)
         assert float(rows[method]["mean"]) == pytest.approx(np.mean([r for r, _, _ in replay]), rel=1e-5)
     # the reward column "ours" trained on ranks transitions like the true reward, and the labels it
     # came from agree with the true reward (the noiseless scripted teacher)
-    ds = OfflineDataset.open(cells / "ours/dataset.h5")
+    ds = OfflineDataset.open(cells / "ours_seed0/dataset.h5")
     gt = ds.ground_truth().reward
-    col = load_rewards(cells / "ours/seed_0/rewards.npz", ds.num_transitions).reward
+    col = load_rewards(cells / "ours_seed0/seed_0/rewards.npz", ds.num_transitions).reward
     assert spearmanr(col, gt).statistic > SPEARMAN_MIN
-    pairs = np.load(cells / "ours/pairs.npz")
+    pairs = np.load(cells / "ours_seed0/pairs.npz")
     decided = pairs["label"] != -1
     truth = (gt[pairs["idx1"]] > gt[pairs["idx0"]]).astype(int)
     assert np.array_equal(pairs["label"][decided], truth[decided])

@@ -22,6 +22,13 @@ and is one of two kinds:
   :class:`LabelingAborted`); ``async complete(request) -> Reply`` makes ONE call and raises
   :class:`CallFailed` when it fails, saying whether another try may help.  Labeling runs the
   dialogue of a query through it (two-stage: the analysis, then the label line).
+
+A chat backend may also reach a provider's **batch API** (``feedback.batch: true``; labeling's
+:mod:`orlvlmf.feedback.labeling.batch` runs it): ``batch_line(request, custom_id) -> dict`` (one
+JSONL request), ``submit_batch(lines, tag) -> batch id``, ``find_batch(tag) -> id | None`` (a
+batch submitted under ``tag`` by a run killed before it recorded the id), ``poll_batch(id) ->
+BatchState`` and ``batch_replies(state) -> {custom_id: Reply | str (the error)}``; each raises
+:class:`CallFailed` like ``complete``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import ClassVar, Optional
 
 import numpy as np
 
@@ -88,6 +95,27 @@ class Reply:
     cost_usd: Optional[float] = None
 
 
+@dataclass
+class BatchState:
+    """Where a provider's batch stands: ``status`` as the provider says (``validating``,
+    ``in_progress``, ``finalizing``, ``completed``, ``failed``, ``expired``, ``cancelled``, ...)."""
+
+    batch_id: str
+    status: str
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    output_file_id: Optional[str] = None
+    error_file_id: Optional[str] = None
+    error: Optional[str] = None  # why a failed batch failed
+
+    FINAL: ClassVar[tuple[str, ...]] = ("completed", "failed", "expired", "cancelled")
+
+    @property
+    def done(self) -> bool:
+        return self.status in self.FINAL
+
+
 class CallFailed(Exception):
     """One call failed.  ``kind`` counts it (``rate_limit``, ``timeout``, ``http_503``, ...);
     ``retryable``: another try may succeed; ``fatal``: no query can (bad key, unknown model), the
@@ -117,6 +145,17 @@ class PairSource:
     def ground_truth_reward(self) -> np.ndarray:
         return np.asarray(self.dataset.ground_truth().reward, dtype=np.float64)
 
+    def teacher_reward(self, who: str) -> tuple[np.ndarray, float]:
+        """(GT reward, its range max - min) for a backend answering from it; LabelingAborted
+        naming ``who`` when the dataset has none."""
+        try:
+            reward = self.ground_truth_reward()
+        except Exception as err:
+            raise LabelingAborted(
+                f"{who} answers from the dataset's ground-truth reward: {err}. Use a VLM backend "
+                f"(feedback.name=litellm) for data without ground truth") from None
+        return reward, float(reward.max() - reward.min()) if len(reward) else 0.0
+
 
 def check_chat_config(c: ChatConfig) -> None:
     """Raise ValueError naming the first bad option (before any call): the ranges the config's
@@ -132,3 +171,9 @@ def check_chat_config(c: ChatConfig) -> None:
 def is_chat_backend(backend) -> bool:
     """Whether ``backend`` is a chat backend (else a teacher); see the module docstring."""
     return callable(getattr(backend, "complete", None))
+
+
+def supports_batch(backend) -> bool:
+    """Whether ``backend`` is a chat backend that also reaches a batch API (see the module docstring)."""
+    return all(callable(getattr(backend, m, None)) for m in
+               ("batch_line", "submit_batch", "find_batch", "poll_batch", "batch_replies"))

@@ -18,7 +18,7 @@ import hashlib
 
 import numpy as np
 
-from orlvlmf.feedback.backends.base import Answer, LabelingAborted, PairSource, Query
+from orlvlmf.feedback.backends.base import Answer, PairSource, Query
 from orlvlmf.feedback.config import ScriptedConfig
 from orlvlmf.registry import register
 
@@ -83,13 +83,7 @@ class ScriptedTeacher:
         """The labels of ``queries`` (a teacher: all at once, no cost)."""
         if not queries:
             return []
-        try:
-            reward = source.ground_truth_reward()
-        except Exception as err:
-            raise LabelingAborted(
-                f"the scripted teacher needs the dataset's ground-truth reward: {err}. Use a VLM "
-                f"backend (feedback.name=litellm) for data without ground truth") from None
-        rng = float(reward.max() - reward.min()) if len(reward) else 0.0
+        reward, rng = source.teacher_reward("the scripted teacher")
         i0 = np.asarray([q.idx0 for q in queries])
         i1 = np.asarray([q.idx1 for q in queries])
         r0, r1 = reward[i0], reward[i1]

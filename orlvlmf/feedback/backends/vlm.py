@@ -13,6 +13,11 @@ calls, retries and budgets them and stores the answers; this module makes one ca
 
 The API key is read from the environment variable named by ``api_key_env`` when labeling opens
 the backend, passed to litellm and never stored, logged or put in messages (:func:`redact`).
+
+With ``batch: true`` the same requests go through litellm's files + batches functions
+(``create_file``, ``create_batch``, ``retrieve_batch``, ``list_batches``, ``file_content``) to
+OpenAI, Azure or an OpenAI-compatible server (vLLM: ``hosted_vllm/...`` or ``openai/...`` with
+``api_base``); replies are priced at litellm's batch prices (``*_batches``) or the configured ones.
 """
 
 from __future__ import annotations
@@ -22,26 +27,15 @@ import os
 import re
 import time
 
-from orlvlmf.feedback.backends.base import (CallFailed, LabelingAborted, PairSource, Reply, Request,
-                                            check_chat_config)
+from orlvlmf.feedback.backends.base import (BatchState, CallFailed, LabelingAborted, PairSource,
+                                            Reply, Request, check_chat_config)
+from orlvlmf.feedback.backends.litellm_setup import import_litellm  # noqa: F401 - also used from here
 from orlvlmf.feedback.config import LiteLLMConfig
 from orlvlmf.registry import register
 
+BATCH_PROVIDERS = {"openai": "openai", "azure": "azure", "hosted_vllm": "hosted_vllm"}
+BATCH_ENDPOINT = "/v1/chat/completions"
 _KEYLIKE = re.compile(r"\b(sk|key|pk|rk)-[A-Za-z0-9_\-*.]{6,}")
-
-
-def import_litellm():
-    """litellm, configured quietly (imported only here: it takes seconds)."""
-    # litellm fetches its price table from the network at import unless told not to; use the
-    # copy it ships (export LITELLM_LOCAL_MODEL_COST_MAP=False for the remote one).
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True
-    litellm.telemetry = False
-    litellm.turn_off_message_logging = True  # callbacks never see prompts or images
-    litellm.drop_params = True  # e.g. temperature on models that reject it: dropped, not a 400
-    return litellm
 
 
 MASK_MIN = 6  # a run of the key this long or longer is masked wherever it appears
@@ -136,6 +130,10 @@ class LiteLLMBackend:
         if (c.input_usd_per_mtok is None) != (c.output_usd_per_mtok is None):
             raise ValueError("set both feedback.input_usd_per_mtok and feedback.output_usd_per_mtok, "
                              "or neither (then litellm's price table is used)")
+        if c.batch:
+            batch_provider(c.model)  # a model the batch API cannot reach: refused now
+            if c.batch_poll_s <= 0:
+                raise ValueError(f"feedback.batch_poll_s must be > 0, got {c.batch_poll_s}")
         self._litellm = None
         self._key: str | None = None
         self._unpriced = False
@@ -155,6 +153,14 @@ class LiteLLMBackend:
         """Identities older versions used (they counted ``api_base``): their stored rows are
         moved to this version's keys (:func:`orlvlmf.feedback.labeling.migrate_keys`)."""
         return [{**self.identity(), "api_base": self.cfg.api_base}]
+
+    def prices(self, batch: bool = False):
+        """USD per token: the configured prices, else litellm's table (its batch prices for
+        ``batch``), else unknown (:func:`orlvlmf.feedback.cost.lookup_prices`)."""
+        from orlvlmf.feedback.cost import lookup_prices
+
+        c = self.cfg
+        return lookup_prices(c.model, batch, c.input_usd_per_mtok, c.output_usd_per_mtok)
 
     # -- before any call ----------------------------------------------------------------------
     def open(self, source: PairSource) -> None:
@@ -181,6 +187,11 @@ class LiteLLMBackend:
         c = self.cfg
         if c.max_cost_usd is None or c.input_usd_per_mtok is not None:
             return
+        if c.batch and not self.prices(batch=True).known:
+            raise LabelingAborted(
+                f"feedback.max_cost_usd is set but litellm has no batch price for model '{c.model}', "
+                f"so the cap cannot be enforced. Set feedback.input_usd_per_mtok and "
+                f"feedback.output_usd_per_mtok (the batch prices, USD per million tokens) or drop the cap")
         try:
             litellm.get_model_info(c.model)
         except Exception:
@@ -209,6 +220,17 @@ class LiteLLMBackend:
             return None
 
     # -- one call -----------------------------------------------------------------------------
+    def _failure(self, err: Exception, what: str) -> CallFailed:
+        """The CallFailed for a litellm exception (classified, key masked)."""
+        c = self.cfg
+        kind, retryable = classify(err)
+        msg = redact(f"{type(err).__name__}: {str(err).strip()}", self._key)[:300]  # mask, then cut
+        if kind == "fatal":
+            msg = (f"the VLM endpoint refused the {what} ({msg}). Check the model name "
+                   f"'{c.model}', feedback.api_base and the key in "
+                   f"{c.api_key_env or 'the provider environment variable'}")
+        return CallFailed(msg, kind, retryable, fatal=kind == "fatal", retry_after=_retry_after(err))
+
     async def complete(self, request: Request) -> Reply:
         c = self.cfg
         kwargs = dict(model=c.model, messages=request.messages, temperature=c.temperature,
@@ -220,14 +242,7 @@ class LiteLLMBackend:
         try:
             resp = await self._litellm.acompletion(**kwargs)
         except Exception as err:  # noqa: BLE001 - every failure is classified
-            kind, retryable = classify(err)
-            msg = redact(f"{type(err).__name__}: {str(err).strip()}", self._key)[:300]
-            if kind == "fatal":
-                msg = (f"the VLM endpoint refused the request ({msg}). Check the model name "
-                       f"'{c.model}', feedback.api_base and the key in "
-                       f"{c.api_key_env or 'the provider environment variable'}")
-            raise CallFailed(msg, kind, retryable, fatal=kind == "fatal",
-                             retry_after=_retry_after(err)) from None
+            raise self._failure(err, "request") from None
         choice = resp.choices[0] if getattr(resp, "choices", None) else None
         text = (choice.message.content if choice is not None and choice.message else None) or ""
         usage = getattr(resp, "usage", None)
@@ -235,3 +250,95 @@ class LiteLLMBackend:
                      prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                      completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
                      cost_usd=self._cost(self._litellm, resp))
+
+    # -- the batch API --------------------------------------------------------------------------
+    def _batch_kwargs(self) -> dict:
+        kw = {"custom_llm_provider": batch_provider(self.cfg.model)[0]}
+        if self.cfg.api_base:
+            kw["api_base"] = self.cfg.api_base
+        if self._key is not None:
+            kw["api_key"] = self._key
+        return kw
+
+    def _batch_call(self, what: str, fn, **kwargs):
+        try:
+            return fn(**kwargs, **self._batch_kwargs())
+        except Exception as err:  # noqa: BLE001 - every failure is classified
+            raise self._failure(err, what) from None
+
+    def batch_line(self, request: Request, custom_id: str) -> dict:
+        """One request of a batch input file (OpenAI's JSONL format)."""
+        c = self.cfg
+        return {"custom_id": custom_id, "method": "POST", "url": BATCH_ENDPOINT,
+                "body": {"model": batch_provider(c.model)[1], "messages": request.messages,
+                         "temperature": c.temperature, "max_tokens": c.max_tokens}}
+
+    def submit_batch(self, lines: list[dict], tag: str) -> str:
+        """Upload ``lines`` as a batch input file and create the batch (metadata carries ``tag``)."""
+        import json
+
+        data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        f = self._batch_call("file upload", self._litellm.create_file, file=(f"{tag}.jsonl", data),
+                             purpose="batch")
+        b = self._batch_call("batch creation", self._litellm.create_batch, completion_window=self.cfg.batch_window,
+                             endpoint=BATCH_ENDPOINT, input_file_id=f.id, metadata={"orlvlmf_tag": tag})
+        return str(b.id)
+
+    def find_batch(self, tag: str) -> str | None:
+        """The id of a batch created with ``tag`` (listing the provider's recent batches)."""
+        page = self._batch_call("batch listing", self._litellm.list_batches, limit=100)
+        for b in getattr(page, "data", None) or []:
+            meta = (b.get("metadata") if isinstance(b, dict) else getattr(b, "metadata", None)) or {}
+            if meta.get("orlvlmf_tag") == tag:
+                return str(b["id"] if isinstance(b, dict) else b.id)
+        return None
+
+    def poll_batch(self, batch_id: str) -> BatchState:
+        b = self._batch_call("batch status request", self._litellm.retrieve_batch, batch_id=batch_id)
+        counts = getattr(b, "request_counts", None)
+        errors = getattr(getattr(b, "errors", None), "data", None) or []
+        error = "; ".join(f"{getattr(e, 'code', '')}: {getattr(e, 'message', '')}" for e in errors) or None
+        return BatchState(batch_id, str(b.status), int(getattr(counts, "total", 0) or 0),
+                          int(getattr(counts, "completed", 0) or 0), int(getattr(counts, "failed", 0) or 0),
+                          getattr(b, "output_file_id", None), getattr(b, "error_file_id", None), error)
+
+    def batch_replies(self, state: BatchState) -> dict[str, Reply | str]:
+        """Replies of a finished batch by custom id (a string: that request's error)."""
+        import json
+
+        prices = self.prices(batch=True)
+        out: dict[str, Reply | str] = {}
+        for file_id in (state.output_file_id, state.error_file_id):
+            if not file_id:
+                continue
+            content = self._batch_call("batch result download", self._litellm.file_content, file_id=file_id)
+            for line in content.content.decode().splitlines():
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                resp = row.get("response") or {}
+                body = resp.get("body") or {}
+                if resp.get("status_code") != 200 or row.get("error"):
+                    err = row.get("error") or body.get("error") or {}
+                    out[row["custom_id"]] = redact(f"batch request failed (status {resp.get('status_code')}): "
+                                                   f"{err.get('message', err) if isinstance(err, dict) else err}",
+                                                   self._key)
+                    continue
+                choice = (body.get("choices") or [{}])[0]
+                usage = body.get("usage") or {}
+                pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+                cost = pt * prices.input + ct * prices.output if prices.known else None
+                out[row["custom_id"]] = Reply(str((choice.get("message") or {}).get("content") or ""), pt, ct, cost)
+        return out
+
+
+def batch_provider(model: str) -> tuple[str, str]:
+    """(litellm's provider for the batch API, the model name inside a request) of ``model``."""
+    prefix, _, rest = model.partition("/")
+    if not rest:
+        return "openai", model  # a bare name (gpt-4o): OpenAI's
+    if prefix in BATCH_PROVIDERS:
+        return BATCH_PROVIDERS[prefix], rest
+    raise ValueError(f"feedback.batch: litellm's batch API reaches OpenAI, Azure and OpenAI-compatible "
+                     f"servers such as vLLM (model gpt-4o, openai/<name> with api_base, azure/<deployment>, "
+                     f"hosted_vllm/<name>); '{model}' is none of them. Set feedback.batch=false")

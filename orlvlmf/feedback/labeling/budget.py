@@ -31,8 +31,20 @@ class Budget:
     max_cost_usd: Optional[float] = None
     spent_before: float = 0.0  # store scope: USD the store recorded before this invocation
     asked_before: int = 0  # store scope: queries the store recorded as asked before it
+    scope: str = "invocation"
 
     WAIT: ClassVar[str] = "wait"  # no reason to stop, but the next query must wait
+
+    @classmethod
+    def of(cls, cfg, store) -> "Budget":
+        """The caps of a chat config (``max_queries``, ``max_cost_usd``, ``budget_scope``), with
+        what ``store`` recorded as spent when the scope is ``store``."""
+        if getattr(cfg, "budget_scope", "store") != "store":
+            return cls(cfg.max_queries, cfg.max_cost_usd)
+        if cfg.max_queries is None and cfg.max_cost_usd is None:
+            return cls(scope="store")
+        spent, asked = store.spent()
+        return cls(cfg.max_queries, cfg.max_cost_usd, spent, asked, scope="store")
 
     @staticmethod
     def estimate(finished_usd: float, finished: int) -> Optional[float]:

@@ -83,7 +83,7 @@ class _ChatRun:
         self.backend, self.cfg = backend, backend.cfg
         self.queries, self.source, self.store = queries, source, store
         self.session_id, self.name, self.log, self.stats = session_id, name, log, stats
-        self.budget = self._budget()
+        self.budget = Budget.of(self.cfg, store)
         self.owner = f"{HOST}:{os.getpid()}:{session_id}"
         self.stop_reason: str | None = None
         self.fatal: str | None = None
@@ -99,16 +99,6 @@ class _ChatRun:
         self.errors: Counter = Counter()
         self.rng = random.Random(0)  # backoff jitter
 
-    @property
-    def store_scope(self) -> bool:
-        return getattr(self.cfg, "budget_scope", "store") == "store"
-
-    def _budget(self) -> Budget:
-        c = self.cfg
-        if not self.store_scope or (c.max_queries is None and c.max_cost_usd is None):
-            return Budget(c.max_queries, c.max_cost_usd)
-        spent, asked = self.store.spent()
-        return Budget(c.max_queries, c.max_cost_usd, spent_before=spent, asked_before=asked)
 
     def _history(self) -> tuple[float, int]:
         """(USD, count) of the store's finished queries of this model (the estimate's start)."""
@@ -220,7 +210,7 @@ class _ChatRun:
     # -- starting a query -----------------------------------------------------------------------
     def _decision(self) -> str | None:
         s = self.stats
-        asked = self.asked_new if self.store_scope else s.sent
+        asked = self.asked_new if self.budget.scope == "store" else s.sent
         return self.budget.stop_reason(asked, s.cost_usd, len(self.in_flight),
                                        sum(self.in_flight.values()),
                                        Budget.estimate(self.finished_usd, self.finished))

@@ -1,0 +1,275 @@
+"""Label quality per paid query: active selection and both image orders (issue 13 §5).
+
+On drawer-open random data (the quickstart's ``configs/drawer.yaml``, ``--episodes`` episodes,
+collected once under ``--work``; a held-out dataset of ``--heldout-episodes`` episodes collected
+with another seed):
+
+1. ``active_query_ratio``: paid queries needed to reach held-out preference accuracy ``--target``
+   (0.9) with the noiseless scripted teacher, ``pairs.strategy: disagreement`` / ``uniform``
+   (goal <= 0.6).  Each strategy labels ``max(--budgets)`` queries once through the label stage;
+   a reward model (the config's ``reward`` section) is fitted on the first ``b`` labels for each
+   budget ``b`` (both strategies are prefix-stable: the first ``b`` labels are what a run with
+   ``num_queries = b`` asks), and scored on ``--heldout-pairs`` pairs of the held-out episodes
+   whose ground-truth rewards differ.  The queries to the target are interpolated linearly
+   between budgets; null when a strategy does not reach it.
+2. ``both_orders_gain``: with the simulated VLM (``--position-bias`` 0.3, proximity-dependent
+   unsure answers / flips / abstentions on), the ground-truth accuracy of the labels used for
+   training (decided labels; ties dropped) asking both orders minus asking one order, at the same
+   ``--queries`` paid queries (one order: that many pairs; both: half as many pairs).  Goal >= 0.10.
+   ``both_orders_gain_correlated``: the same with ``order_correlation`` 1 (both orders share every
+   draw: the pessimistic case of a VLM whose hard pairs are hard in both orders).
+3. downstream (unless ``--skip-downstream``): for one-order and both-order labels, the whole
+   pipeline from the labels on (reward, relabel, IQL train, evaluate) per seed:
+   ``reward_spearman_{one,both}`` (Spearman of the relabeled reward with the true reward over all
+   transitions, mean over seeds) and ``iql_success_{one,both}`` (evaluation success rate, mean).
+
+    python benchmarks/label_quality.py [--work runs/label_quality] [--episodes 100] [--seeds 0 1 2]
+    python benchmarks/label_quality.py --smoke      # tiny sizes: checks the script runs
+
+Ends with one JSON line.  Run it on an idle machine (``nice`` and other jobs change nothing but
+time: no figure is a timing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def log(msg: str) -> None:
+    print(f"[label_quality {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def base_config(args, name: str, overrides: list[str] = ()):
+    from orlvlmf.config import load_config
+
+    return load_config("drawer.yaml", [f"name={name}", f"run_dir={args.work}",
+                                       f"dataset.episodes={args.episodes}",
+                                       f"trainer.num_threads={args.threads}", "trainer.progress=false",
+                                       *args.set, *overrides])
+
+
+def collect(args, name: str, overrides: list[str]) -> Path:
+    from orlvlmf.pipeline.runner import Pipeline
+
+    cfg = base_config(args, name, overrides)
+    Pipeline(cfg, echo=log).run(["collect"])
+    return Path(args.work) / name / "dataset.h5"
+
+
+def label(args, name: str, dataset: Path, overrides: list[str]) -> tuple[dict, dict]:
+    """Run the label stage on ``dataset`` (no copy); (its summary, pairs.npz as a dict)."""
+    from orlvlmf.feedback.stage import LabelStage
+    from orlvlmf.pipeline.stage import StageContext
+
+    cfg = base_config(args, name, overrides)
+    run_dir = Path(args.work) / name
+    staging = run_dir / ".staging" / "label"
+    staging.mkdir(parents=True, exist_ok=True)
+    ctx = StageContext(cfg=cfg, run_dir=run_dir, stage="label", seed=None, staging_dir=staging,
+                       work_dir=run_dir / ".work" / "label", inputs={"collect/dataset.h5": dataset})
+    t0 = time.perf_counter()
+    summary = LabelStage().run(ctx)
+    log(f"{name}: labeled in {time.perf_counter() - t0:.0f} s: {summary}")
+    with np.load(staging / "pairs.npz") as z:
+        return summary, {k: z[k] for k in ("idx0", "idx1", "label", "round")}
+
+
+def heldout_pairs(dataset: Path, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(idx0, idx1, GT label) of ``n`` uniform pairs of ``dataset`` whose true rewards differ."""
+    from orlvlmf.data.dataset import OfflineDataset
+    from orlvlmf.feedback.backends.scripted import gt_labels
+    from orlvlmf.feedback.sampling import sample_pairs
+
+    with OfflineDataset.open(dataset) as ds:
+        p = sample_pairs(ds, n, min_gap=10, seed=12345)
+        r = ds.ground_truth().reward
+    y = gt_labels(r[p.idx0], r[p.idx1])
+    keep = y >= 0
+    return p.idx0[keep], p.idx1[keep], y[keep]
+
+
+def fit_accuracy(args, train_ds: Path, pairs: dict, n: int, held: Path, test, seed: int, tmp: Path) -> float:
+    """Held-out preference accuracy of a reward model fitted on the first ``n`` labeled pairs."""
+    from omegaconf import OmegaConf
+
+    from orlvlmf.data.dataset import OfflineDataset
+    from orlvlmf.reward.data import Pairs
+    from orlvlmf.reward.inference import score_frames
+    from orlvlmf.reward.train import train_reward_model
+
+    cfg = base_config(args, "lq_fit")
+    reward = OmegaConf.to_container(cfg.reward, resolve=True)
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    with OfflineDataset.open(train_ds) as ds:
+        net, _ = train_reward_model(ds.without_ground_truth(),
+                                    Pairs(pairs["idx0"][:n], pairs["idx1"][:n], pairs["label"][:n]),
+                                    reward, trainer=trainer, work_dir=tmp, tb_dir=tmp / "tb", seed=seed)
+    idx0, idx1, y = test
+    needed, inv = np.unique(np.concatenate([idx0, idx1]), return_inverse=True)
+    with OfflineDataset.open(held) as hds:
+        r = score_frames(net, hds.next_observations(reward["observation"], needed))[inv].reshape(2, -1)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return float(np.mean((r[1] > r[0]).astype(int) == y))
+
+
+def queries_to(target: float, budgets: list[int], acc: list[float]) -> float | None:
+    """Queries at which the accuracy curve first reaches ``target`` (linear between budgets)."""
+    prev_b, prev_a = 0, None
+    for b, a in zip(budgets, acc):
+        if a >= target:
+            if prev_a is None or prev_a >= a:
+                return float(b)
+            return prev_b + (target - prev_a) / (a - prev_a) * (b - prev_b)
+        prev_b, prev_a = b, a
+    return None
+
+
+def part_active(args, train_ds: Path, held: Path) -> dict:
+    budgets = sorted(args.budgets)
+    test = heldout_pairs(held, args.heldout_pairs)
+    log(f"held-out: {len(test[0])} pairs with a true preference")
+    common = ["feedback.name=scripted", f"pairs.num_queries={budgets[-1]}"]
+    _, uni = label(args, "lq_uniform", train_ds, common + ["pairs.strategy=uniform"])
+    _, act = label(args, "lq_active", train_ds, common + [
+        "pairs.strategy=disagreement", f"pairs.initial_queries={args.initial}",
+        f"pairs.round_queries={args.round}", f"pairs.pool_size={args.pool}",
+        f"pairs.round_epochs={args.round_epochs}", f"pairs.round_ensemble={args.round_ensemble}"])
+    curves: dict[str, list[float]] = {"uniform": [], "disagreement": []}
+    for b in budgets:
+        for strategy, pairs in (("uniform", uni), ("disagreement", act)):
+            accs = [fit_accuracy(args, train_ds, pairs, b, held, test, seed,
+                                 Path(args.work) / "lq_fit" / strategy) for seed in args.seeds]
+            curves[strategy].append(float(np.mean(accs)))
+            log(f"{strategy}: {b} queries -> held-out accuracy {curves[strategy][-1]:.4f} ({accs})")
+    q_uni = queries_to(args.target, budgets, curves["uniform"])
+    q_act = queries_to(args.target, budgets, curves["disagreement"])
+    ratio = None if q_uni is None or q_act is None else q_act / q_uni
+    if ratio is None:
+        log(f"a strategy did not reach accuracy {args.target} within {budgets[-1]} queries: "
+            f"raise --budgets or lower --target")
+    return {"active_query_ratio": None if ratio is None else round(ratio, 4), "goal_active_query_ratio": 0.6,
+            "queries_to_target_uniform": q_uni, "queries_to_target_disagreement": q_act,
+            "target_accuracy": args.target, "budgets": budgets,
+            "heldout_accuracy_uniform": [round(a, 4) for a in curves["uniform"]],
+            "heldout_accuracy_disagreement": [round(a, 4) for a in curves["disagreement"]],
+            "heldout_pairs": int(len(test[0])),
+            "rounds": int(act["round"].max()) + 1}
+
+
+def simulated(args, correlation: float = 0.0) -> list[str]:
+    return ["feedback.name=simulated_vlm", f"feedback.position_bias={args.position_bias}",
+            f"feedback.unsure_p={args.unsure_p}", f"feedback.flip_p={args.flip_p}",
+            f"feedback.abstain_p={args.abstain_p}", f"feedback.proximity_scale={args.proximity_scale}",
+            f"feedback.order_correlation={correlation}", "feedback.concurrency=16",
+            f"pairs.num_queries={args.queries}"]
+
+
+def part_orders(args, train_ds: Path) -> dict:
+    out = {}
+    variants = {"one": simulated(args), "both": simulated(args) + ["feedback.both_orders=true"],
+                "both_correlated": simulated(args, 1.0) + ["feedback.both_orders=true"],
+                "one_correlated": simulated(args, 1.0)}
+    for name, over in variants.items():
+        s, pairs = label(args, f"lq_{name}", train_ds, over)
+        out[f"gt_accuracy_{name}"] = s["gt_agreement"]
+        out[f"labels_used_{name}"] = int(np.sum(pairs["label"] >= 0))
+        if "order_consistency" in s:
+            out[f"order_consistency_{name}"] = s["order_consistency"]
+            out[f"first_image_rate_{name}"] = s["first_image_rate"]
+    out["both_orders_gain"] = round(out["gt_accuracy_both"] - out["gt_accuracy_one"], 4)
+    out["both_orders_gain_correlated"] = round(out["gt_accuracy_both_correlated"] - out["gt_accuracy_one_correlated"], 4)
+    out["goal_both_orders_gain"] = 0.10
+    return out
+
+
+def part_downstream(args, train_ds: Path) -> dict:
+    from orlvlmf.pipeline.runner import Pipeline
+
+    out = {}
+    for name, over in (("one", simulated(args)), ("both", simulated(args) + ["feedback.both_orders=true"])):
+        cfg = base_config(args, f"lq_pipe_{name}", over + [
+            "dataset.source=file", f"dataset.path={train_ds}", f"seeds=[{','.join(map(str, args.seeds))}]",
+            f"train.steps={args.iql_steps}", f"train.eval_every={args.iql_steps}",
+            f"evaluation.episodes={args.eval_episodes}"])
+        results = Pipeline(cfg, echo=log).run(["collect", "label", "reward", "relabel", "train", "evaluate"])
+        by = {r.key: r.summary for r in results}
+        sp = [by[f"relabel@seed{s}"].get("gt_spearman") for s in args.seeds]
+        su = [by[f"evaluate@seed{s}"]["success_rate"] for s in args.seeds]
+        out[f"reward_spearman_{name}"] = round(float(np.mean(sp)), 4)
+        out[f"iql_success_{name}"] = round(float(np.mean(su)), 4)
+        out[f"reward_spearman_{name}_per_seed"] = [round(float(v), 4) for v in sp]
+        out[f"iql_success_{name}_per_seed"] = [round(float(v), 4) for v in su]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", default="runs/label_quality", help="run directories (collect is reused)")
+    ap.add_argument("--episodes", type=int, default=100, help="drawer-open random episodes (x 500 steps)")
+    ap.add_argument("--heldout-episodes", type=int, default=20)
+    ap.add_argument("--heldout-pairs", type=int, default=2000)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--threads", type=int, default=2, help="trainer.num_threads")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="config overrides for every run (default: drawer.yaml), e.g. reward.ensemble=3")
+    # 1. active selection
+    ap.add_argument("--budgets", type=int, nargs="+", default=[250, 500, 750, 1000, 1500, 2000, 3000])
+    ap.add_argument("--target", type=float, default=0.9)
+    ap.add_argument("--initial", type=int, default=250, help="pairs.initial_queries")
+    ap.add_argument("--round", type=int, default=250, help="pairs.round_queries")
+    ap.add_argument("--pool", type=int, default=5000, help="pairs.pool_size")
+    ap.add_argument("--round-epochs", type=int, default=3)
+    ap.add_argument("--round-ensemble", type=int, default=3)
+    # 2. both orders
+    ap.add_argument("--queries", type=int, default=2000, help="paid queries of each labeling")
+    ap.add_argument("--position-bias", type=float, default=0.3)
+    ap.add_argument("--unsure-p", type=float, default=0.5)
+    ap.add_argument("--flip-p", type=float, default=0.3)
+    ap.add_argument("--abstain-p", type=float, default=0.1)
+    ap.add_argument("--proximity-scale", type=float, default=0.2)
+    # 3. downstream
+    ap.add_argument("--skip-downstream", action="store_true")
+    ap.add_argument("--iql-steps", type=int, default=15000)
+    ap.add_argument("--eval-episodes", type=int, default=20)
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the script runs")
+    args = ap.parse_args()
+    if args.smoke:
+        args.episodes, args.heldout_episodes, args.heldout_pairs = 4, 2, 200
+        args.budgets, args.initial, args.round, args.pool = [40, 80], 40, 20, 300
+        args.round_epochs, args.queries, args.iql_steps, args.eval_episodes = 1, 200, 200, 2
+        args.set = ["reward.max_epochs=2", "reward.encoder.image_size=32", "dataset.workers=1",
+                    "dataset.horizon=100", *args.set]
+        args.work = str(Path(args.work) / "smoke")
+    t0 = time.perf_counter()
+    train_ds = collect(args, "lq_data", [])
+    held = collect(args, "lq_heldout", ["dataset.seed=1", f"dataset.episodes={args.heldout_episodes}"])
+    result = {"benchmark": "label_quality", "episodes": args.episodes,
+              "heldout_episodes": args.heldout_episodes, "seeds": args.seeds, "smoke": args.smoke,
+              "overrides": args.set, "queries": args.queries,
+              "simulated_vlm": {"position_bias": args.position_bias, "unsure_p": args.unsure_p,
+                                "flip_p": args.flip_p, "abstain_p": args.abstain_p,
+                                "proximity_scale": args.proximity_scale}}
+    result |= part_orders(args, train_ds)
+    result |= part_active(args, train_ds, held)
+    if not args.skip_downstream:
+        result |= part_downstream(args, train_ds)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The reward model's part of active query selection (``pairs.strategy: disagreement``).
+
+Before each round the label stage (:mod:`orlvlmf.feedback.active`) asks for the members' rewards
+on a pool of candidate pairs: :func:`score_pool` fits a brief ensemble on the labels so far (the
+``reward`` section's model and settings, with ``epochs`` epochs, ``ensemble`` members, no early
+stop and no ground truth) and returns each member's reward of both frames of every candidate,
+r_e(o'_a), r_e(o'_b), from which the label stage computes the disagreement
+std_e sigmoid(r_e(o'_b) - r_e(o'_a)).  Frames are scored alone (segment length 1), as labeled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+
+def score_pool(view: Any, idx0: np.ndarray, idx1: np.ndarray, label: np.ndarray, pool: np.ndarray,
+               reward_cfg: Mapping[str, Any], trainer: Mapping[str, Any], work_dir: Path, seed: int,
+               epochs: int, ensemble: int) -> tuple[np.ndarray, np.ndarray]:
+    """(r0, r1), each (E, M): member rewards of the first and second frame of the ``pool`` pairs
+    (M, 2) after a brief fit on the labeled pairs ``idx0, idx1, label``.
+
+    ``view`` is the dataset without ground truth; ``work_dir`` keeps the fit's checkpoints (a
+    killed fit resumes from them).
+    """
+    from orlvlmf.reward.data import Pairs
+    from orlvlmf.reward.inference import member_scores
+    from orlvlmf.reward.train import train_reward_model
+
+    if ensemble < 2:
+        raise ValueError(f"pairs.round_ensemble must be >= 2 (the members' spread is the score), got {ensemble}")
+    cfg = {**dict(reward_cfg), "max_epochs": int(epochs), "ensemble": int(ensemble),
+           "patience": int(epochs) + 1, "gt_eval_transitions": 0, "gt_eval_every": 0}
+    work_dir = Path(work_dir)
+    net, _ = train_reward_model(view, Pairs(np.asarray(idx0), np.asarray(idx1), np.asarray(label)), cfg,
+                                trainer={**dict(trainer), "progress": False}, work_dir=work_dir,
+                                tb_dir=work_dir / "tb", seed=seed)
+    pool = np.asarray(pool, np.int64).reshape(-1, 2)
+    needed, inverse = np.unique(pool.reshape(-1), return_inverse=True)
+    frames = view.next_observations(cfg["observation"], needed)
+    r = member_scores(net, frames)[:, inverse.reshape(-1, 2)]  # (E, M, 2)
+    return r[..., 0], r[..., 1]
