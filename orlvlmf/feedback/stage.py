@@ -141,6 +141,7 @@ class LabelStage(Stage):
     inputs = ("collect/dataset.h5",)
     outputs = ("labels.sqlite", "pairs.npz")
     description = "ask the feedback backend which of two frames better achieves the task"
+    resume_note = "answers already in the label store are reused"
 
     def config_sections(self, cfg) -> tuple[str, ...]:
         # the disagreement strategy's rounds depend on the reward model that scores them

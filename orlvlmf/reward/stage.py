@@ -101,7 +101,7 @@ class RewardStage(Stage):
                 gt = held_out_gt(full, pairs, cfg["observation"], int(cfg["gt_eval_transitions"]), seed)
             version = f"seed_{ctx.seed if ctx.seed is not None else 0}"
             tb_dir = Path(ctx.run_dir) / "tb" / "reward"
-            if not (Path(ctx.work_dir) / "checkpoints" / "last.ckpt").exists():
+            if not ctx.resumable(Path(ctx.work_dir) / "checkpoints" / "last.ckpt"):
                 shutil.rmtree(tb_dir / version, ignore_errors=True)  # a fresh fit: old curves go
             net, summary = train_reward_model(view, pairs, cfg, trainer=trainer, work_dir=ctx.work_dir,
                                               tb_dir=tb_dir, seed=seed, gt=gt, tb_version=version)
