@@ -55,19 +55,52 @@ def _load(args: argparse.Namespace):
     return load_config(args.config, args.overrides)
 
 
-def _pipeline(cfg):
-    from orlvlmf.pipeline.runner import Pipeline
+#: third-party loggers that talk at INFO on every call (litellm: two lines per API call; PyOpenGL:
+#: "No OpenGL_accelerate module loaded"): WARNING and above unless --verbose
+NOISY_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx", "httpcore",
+                 "OpenGL", "lightning", "lightning.pytorch", "lightning.fabric")
+#: warnings every user would see that say nothing about their run (message regex, category)
+NOISY_WARNINGS = ((r".*isinstance\(treespec, LeafSpec\)", Warning),)
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    return Pipeline(cfg)
+
+VERBOSE_HELP = "also show other libraries' INFO logs and the known harmless warnings"
+
+
+def configure_logging(verbose: bool) -> None:
+    """orlvlmf's own lines at INFO on stderr; other libraries at WARNING (everything at INFO and
+    every warning with ``--verbose``)."""
+    import warnings
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("orlvlmf").setLevel(logging.INFO)
+    if verbose:
+        return
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message, category in NOISY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
+def _pipeline(cfg):
+    from omegaconf import OmegaConf
+
+    from orlvlmf.pipeline.runner import Pipeline
+    from orlvlmf.pipeline.tensorboard import log_config
+
+    pipe = Pipeline(cfg)
+    log_config(pipe.run_dir, OmegaConf.to_yaml(cfg, resolve=False))  # no secret: unresolved
+    return pipe
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from orlvlmf.report.summary import fit_summary
+
     cfg = _load(args)
     pipe = _pipeline(cfg)
     results = pipe.run(force=args.force)
     ran = sum(r.status == "ran" for r in results)
     print(f"fit: {len(results)} stage runs ({ran} ran, {len(results) - ran} up to date) in {pipe.run_dir}")
+    print(fit_summary(pipe.run_dir, list(cfg.seeds), up_to_date=len(results) - ran))
     return 0
 
 
@@ -139,7 +172,6 @@ def cmd_labels(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from orlvlmf.export import export_run
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     export_run(_load(args), args.format, args.out, seed=args.seed)
     return 0
 
@@ -150,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Offline RL-VLM-F: VLM preference labels → learned reward → offline RL (IQL).",
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--verbose", "-v", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     stages = stage_commands()
@@ -202,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show-config", help="print the composed, checked config")
     _add_config_args(p)
     p.set_defaults(func=cmd_show_config)
+    for p in sub.choices.values():  # `orlvlmf fit --verbose ...` as well as `orlvlmf --verbose fit ...`
+        p.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
@@ -227,6 +262,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     _runtime_defaults()
     args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

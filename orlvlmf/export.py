@@ -21,6 +21,8 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from orlvlmf.pipeline.progress import Progress, progress_enabled
+
 FORMATS = ("lerobot", "minari", "hdf5")
 
 
@@ -56,29 +58,36 @@ def export_run(cfg, fmt: str, out: str | Path, seed: int | None = None,
         col = load_rewards(run_dir / f"seed_{seed}" / "rewards.npz", ds.num_transitions)
         task = cfg.task or ds.metadata.get("task_text")
         out.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "lerobot":
-            from orlvlmf.data.formats.lerobot import write_lerobot
-
-            write_lerobot(ds, out, reward=col.reward, reward_std=col.reward_std, task=task)
-            where = out
-        elif fmt == "hdf5":
-            from orlvlmf.data.formats.robomimic import write_robomimic
-
-            tmp = out.with_name(out.name + ".partial")
-            write_robomimic(ds, tmp, reward=col.reward, reward_std=col.reward_std, task=task)
-            tmp.replace(out)
-            where = out
-        else:
-            from orlvlmf.data.formats.minari import export_minari
-
-            dataset_id = f"orlvlmf/{re.sub(r'[^A-Za-z0-9_]+', '_', str(cfg.name))}-v0"
-            tmp = out.with_name(out.name + ".partial")
-            shutil.rmtree(tmp, ignore_errors=True)
-            export_minari(ds, dataset_id, reward=col.reward, reward_std=col.reward_std, root=tmp,
-                          description=f"orlvlmf run {cfg.name}: learned reward (seed {seed})"
-                                      + (f" for '{task}'" if task else ""))
-            tmp.replace(out)
-            where = out / dataset_id
+        with Progress(ds.num_episodes, f"export {fmt}", progress_enabled(cfg.trainer.progress)) as bar:
+            where = _write(fmt, ds, out, col, task, cfg, seed, bar.advance)
         log(f"export: {ds.num_episodes} episodes, {ds.num_transitions} transitions with the learned "
             f"reward of seed {seed} → {where} ({fmt})")
     return where
+
+
+def _write(fmt: str, ds, out: Path, col, task: str | None, cfg, seed: int,
+           on_episode: Callable[[], None]) -> Path:
+    """Write one format (see the module docstring); returns what was written."""
+    if fmt == "lerobot":
+        from orlvlmf.data.formats.lerobot import write_lerobot
+
+        write_lerobot(ds, out, reward=col.reward, reward_std=col.reward_std, task=task,
+                      on_episode=on_episode)
+        return out
+    tmp = out.with_name(out.name + ".partial")
+    if fmt == "hdf5":
+        from orlvlmf.data.formats.robomimic import write_robomimic
+
+        write_robomimic(ds, tmp, reward=col.reward, reward_std=col.reward_std, task=task,
+                        on_episode=on_episode)
+        tmp.replace(out)
+        return out
+    from orlvlmf.data.formats.minari import export_minari
+
+    dataset_id = f"orlvlmf/{re.sub(r'[^A-Za-z0-9_]+', '_', str(cfg.name))}-v0"
+    shutil.rmtree(tmp, ignore_errors=True)
+    export_minari(ds, dataset_id, reward=col.reward, reward_std=col.reward_std, root=tmp,
+                  description=f"orlvlmf run {cfg.name}: learned reward (seed {seed})"
+                              + (f" for '{task}'" if task else ""), on_episode=on_episode)
+    tmp.replace(out)
+    return out / dataset_id

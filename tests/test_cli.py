@@ -158,3 +158,44 @@ def test_sigterm_inside_lightning_is_not_reported_as_success(monkeypatch, capsys
     monkeypatch.setattr(cli, "cmd_show_config", killed)
     assert cli.main(["show-config", "--config", "drawer.yaml"]) == 143
     assert "rerun the same command to resume" in capsys.readouterr().err
+
+
+NOISE = textwrap.dedent("""
+    import logging, sys
+    sys.path[:0] = [sys.argv[2], sys.argv[2] + "/feedback"]
+    from orlvlmf.cli import configure_logging
+    configure_logging(sys.argv[1] == "verbose")
+    import OpenGL.GL  # PyOpenGL logs 'No OpenGL_accelerate module loaded' at INFO
+    import orlvlmf.policy.base  # Lightning, importable beside this torch
+    from lightning.pytorch.utilities._pytree import _tree_flatten
+    _tree_flatten(1)  # Lightning's LeafSpec deprecation warning (every policy fit)
+    from fake_vlm_server import FakeVLMServer
+    from feedback_helpers import make_bar_dataset, run_vlm
+    from pathlib import Path
+    ds = make_bar_dataset(Path(sys.argv[3]) / "bar.h5")
+    with FakeVLMServer() as srv:  # litellm: INFO lines on every API call
+        assert run_vlm(ds, Path(sys.argv[3]) / "s.sqlite", srv, n=2).answered.all()
+    logging.getLogger("orlvlmf").info("[stage] our own line")
+""")
+
+
+# the verbose run is the control (the noise is really there to silence); slow: a second ~10 s process
+@pytest.mark.parametrize("mode", ["quiet", pytest.param("verbose", marks=pytest.mark.slow)])
+def test_third_party_noise_only_with_verbose(mode, tmp_path):
+    env = {**os.environ, "PYOPENGL_PLATFORM": "egl", "MUJOCO_GL": "egl", "OPENAI_API_KEY": "x"}
+    out = subprocess.run([sys.executable, "-c", NOISE, mode, str(Path(__file__).parent), str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stdout + out.stderr
+    assert "[stage] our own line" in text
+    noise = ("No OpenGL_accelerate module loaded", "isinstance(treespec, LeafSpec)", "LiteLLM completion()")
+    if mode == "quiet":
+        assert not [n for n in noise if n in text], text[-3000:]
+    else:
+        assert all(n in text for n in noise)
+
+
+def test_verbose_flag_before_or_after_the_command():
+    for argv in (["-v", "fit", "-c", "x"], ["fit", "-c", "x", "--verbose"], ["sweep", "-c", "x", "-v"]):
+        assert build_parser().parse_args(argv).verbose is True
+    assert build_parser().parse_args(["fit", "-c", "x"]).verbose is False

@@ -9,22 +9,9 @@ from orlvlmf.cli import main
 from orlvlmf.data.dataset import OfflineDataset
 from orlvlmf.reward.column import load_rewards
 
-TINY = [
-    "name=tiny", "seeds=[0,1]",
-    "dataset.episodes=6", "dataset.image_size=32",
-    "pairs.num_queries=120", "pairs.min_gap=5",
-    "reward.encoder.model=resnet10t", "reward.ensemble=1", "reward.max_epochs=4", "reward.lr=0.01",
-    "reward.batch_size=32",
-    "reward.gt_eval_transitions=100",
-    "train.steps=300", "train.eval_every=150", "train.eval_episodes=2", "train.checkpoint_every=150",
-    "train.log_every=50", "evaluation.episodes=2", "trainer.progress=false", "trainer.num_threads=1",
-]
 
-
-def test_fit_runs_every_stage_writes_report_and_skips_on_rerun(tmp_path, capsys):
-    args = ["fit", "--config", "cartpole_random.yaml", f"run_dir={tmp_path}", *TINY]
-    assert main(args) == 0
-    run = tmp_path / "tiny"
+def test_fit_runs_every_stage_writes_report_and_skips_on_rerun(tiny_fit, capsys):
+    run = tiny_fit.run_dir  # tests/conftest.py: TINY_FIT, run once per session
     ds = OfflineDataset.open(run / "dataset.h5")
     gt = ds.ground_truth().reward
     pairs = np.load(run / "pairs.npz")  # the noiseless scripted teacher: labels follow the true reward
@@ -35,7 +22,7 @@ def test_fit_runs_every_stage_writes_report_and_skips_on_rerun(tmp_path, capsys)
     rho, returns = [], []
     for seed in (0, 1):
         evaluation = json.loads((run / f"seed_{seed}" / "eval.json").read_text())
-        assert evaluation["success_rate"] is not None and len(evaluation["episodes"]) == 2
+        assert evaluation["success_rate"] is not None and len(evaluation["episodes"]) == 3
         returns.append((evaluation["success_rate"], evaluation["return_mean"]))
         metrics = json.loads((run / f"seed_{seed}" / "train_metrics.json").read_text())
         assert metrics["steps"] == 300 and metrics["evals"]
@@ -46,10 +33,9 @@ def test_fit_runs_every_stage_writes_report_and_skips_on_rerun(tmp_path, capsys)
     # network's ranking dominated: 0.67 / 0.34 even with the sign flipped).  300 IQL steps are too
     # few to beat the data: tests/test_quality_e2e.py checks the policy end to end.
     assert np.mean(rho) > 0.4, rho
-    report_md = (run / "report" / "report.md").read_text()
+    report = (run / "report" / "report.md").read_text()
     for seed, (success, ret) in enumerate(returns):  # the report shows each seed's evaluation
-        assert f"| {seed} | 2 | {success:.3f} | {ret:.3f} |" in report_md
-    report = report_md
+        assert f"| {seed} | 3 | {success:.3f} ± " in report and f" | {ret:.1f} ± " in report
     for section in ("## Dataset", "## Preference labels", "## Reward model", "## Policy training",
                     "## Final evaluation"):
         assert section in report
@@ -58,8 +44,9 @@ def test_fit_runs_every_stage_writes_report_and_skips_on_rerun(tmp_path, capsys)
     assert set(manifest) == {"collect", "label", "reward@seed0", "reward@seed1", "relabel@seed0",
                              "relabel@seed1", "train@seed0", "train@seed1", "evaluate@seed0",
                              "evaluate@seed1", "report"}
-    capsys.readouterr()
+    assert "11 stage runs (11 ran, 0 up to date)" in tiny_fit.stdout
 
-    assert main(args) == 0
+    assert main(tiny_fit.args) == 0
     out = capsys.readouterr().out
     assert "11 stage runs (0 ran, 11 up to date)" in out
+    assert "(11 stage runs were up to date: their time is from the run that made them)" in out

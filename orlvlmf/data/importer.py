@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from orlvlmf.data.dataset import DatasetError, DatasetWriter
-from orlvlmf.data.progress import Progress
+from orlvlmf.pipeline.progress import Progress
 from orlvlmf.data.validate import as_uint8_images, check_finite
 
 OURS = ("image", "state", "actions", "reward", "point_cloud")

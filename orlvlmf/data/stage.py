@@ -21,10 +21,11 @@ from typing import Any, Iterable
 import numpy as np
 from omegaconf import OmegaConf
 
-from orlvlmf.data.dataset import DatasetError, DatasetWriter, OfflineDataset
-from orlvlmf.data.progress import Progress
+from orlvlmf.data.dataset import (DatasetError, DatasetWriter, OfflineDataset, episode_returns,
+                                  episode_success)
 from orlvlmf.data.validate import check_finite
 from orlvlmf.env import EnvError
+from orlvlmf.pipeline.progress import Progress, progress_enabled
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import REGISTRY, register
 
@@ -202,8 +203,7 @@ class CollectStage(Stage):
         if why:
             raise StageError(why)
         try:
-            progress = bool(OmegaConf.select(cfg, "trainer.progress", default=True)) \
-                and sys.stderr.isatty()
+            progress = progress_enabled(cfg.trainer.progress)
             if d.source == "collect":
                 if d.image_size is None:
                     raise StageError("dataset.image_size: null keeps an imported dataset's frame "
@@ -222,4 +222,26 @@ class CollectStage(Stage):
             raise StageError(str(err)) from None
         ctx.log(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in summary.items()))
+        log_dataset(ctx, out, summary)
         return summary
+
+
+def log_dataset(ctx: StageContext, path: Path, summary: dict) -> None:
+    """``tb/collect``: the stage's summary figures and, with ground truth, the GT return and
+    success of every episode (step = episode) and a histogram of the returns."""
+    from orlvlmf.pipeline import tensorboard as tb
+
+    writer = tb.stage_writer(ctx.run_dir, "collect")
+    try:
+        tb.add_scalars(writer, "collect", summary)
+        with OfflineDataset.open(path) as ds:
+            tb.add_scalars(writer, "collect", {"episode_length_mean": ds.num_transitions / max(1, ds.num_episodes)})
+            if ds.has_ground_truth:
+                gt = ds.ground_truth()
+                returns = episode_returns(gt.reward, ds.episode_index)
+                success = episode_success(gt.success, ds.episode_index)
+                tb.add_series(writer, "collect/episode_return", returns)
+                tb.add_series(writer, "collect/episode_success", success.astype(float))
+                writer.add_histogram("collect/episode_return", returns, 0)
+    finally:
+        writer.close()

@@ -35,8 +35,9 @@ class EvalResult:
 
 def evaluate_policy(policy: Policy, env: Any, episodes: int, seed: int = 0, observation: str = "state",
                     videos: int = 0, video_dir: str | Path | None = None, video_size: int = 128,
-                    fps: int = 20) -> EvalResult:
-    """Roll ``policy(obs[observation]) -> action`` for ``episodes`` episodes in ``env``."""
+                    fps: int = 20, on_episode: Callable[[], None] | None = None) -> EvalResult:
+    """Roll ``policy(obs[observation]) -> action`` for ``episodes`` episodes in ``env``;
+    ``on_episode()`` after each (a progress bar)."""
     if episodes < 1:
         raise ValueError(f"evaluation needs at least one episode, got {episodes}")
     if videos and video_dir is None:
@@ -61,6 +62,8 @@ def evaluate_policy(policy: Policy, env: Any, episodes: int, seed: int = 0, obse
                      "final_success": last, "steps": steps})
         if frames is not None:
             paths.append(str(save_gif(frames, Path(video_dir) / f"episode_{i:02d}.gif", fps)))
+        if on_episode is not None:
+            on_episode()
     returns = np.array([r["return"] for r in rows])
     return EvalResult(
         success_rate=float(np.mean([r["success"] for r in rows])),
@@ -70,8 +73,11 @@ def evaluate_policy(policy: Policy, env: Any, episodes: int, seed: int = 0, obse
 
 
 def save_gif(frames: Sequence[np.ndarray], path: Path, fps: int = 20) -> Path:
+    """An endlessly looping GIF at ``fps`` (imageio's GIF writer takes each frame's duration in
+    milliseconds; identical consecutive frames are merged into one longer frame)."""
     import imageio.v2 as imageio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    imageio.mimsave(path, [np.asarray(f, dtype=np.uint8) for f in frames], duration=1.0 / fps, loop=0)
+    imageio.mimsave(path, [np.asarray(f, dtype=np.uint8) for f in frames], format="GIF",
+                    duration=1000.0 / fps, loop=0)
     return path

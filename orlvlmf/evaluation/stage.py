@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
+from orlvlmf.pipeline.progress import Progress, progress_enabled
 from orlvlmf.pipeline.stage import Stage, StageContext
 from orlvlmf.registry import register
 
@@ -52,10 +54,14 @@ class EvaluateStage(Stage):
         video_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         try:
-            result = evaluate_policy(learner.act, env, int(ev.episodes), seed=int(ev.seed),
-                                     observation=learner.observation_key,
-                                     videos=int(ev.save_videos), video_dir=video_dir,
-                                     video_size=int(ev.video_size), fps=int(ev.video_fps))
+            bar = Progress(int(ev.episodes), f"evaluate (seed {ctx.seed})",
+                           progress_enabled(cfg.trainer.progress))
+            with bar:
+                result = evaluate_policy(learner.act, env, int(ev.episodes), seed=int(ev.seed),
+                                         observation=learner.observation_key,
+                                         videos=int(ev.save_videos), video_dir=video_dir,
+                                         video_size=int(ev.video_size), fps=int(ev.video_fps),
+                                         on_episode=bar.advance)
         finally:
             env.close()
         out = {"seed": ctx.seed, "env": getattr(env, "env_id", str(cfg.env.name)),
@@ -63,4 +69,21 @@ class EvaluateStage(Stage):
                **result.to_dict()}
         out["videos"] = [f"videos/{p.rsplit('/', 1)[-1]}" for p in result.videos]
         ctx.output("eval.json").write_text(json.dumps(out, indent=2))
+        log_evaluation(ctx, result)
         return {**result.summary(), "episodes": int(ev.episodes)}
+
+
+def log_evaluation(ctx: StageContext, result) -> None:
+    """``tb/evaluate/seed_<k>``: success / return, return and success per episode (step =
+    episode), and the saved rollouts as animated GIFs."""
+    from orlvlmf.pipeline import tensorboard as tb
+
+    writer = tb.stage_writer(ctx.run_dir, "evaluate", ctx.seed or 0)
+    try:
+        tb.add_scalars(writer, "evaluate", result.summary())
+        tb.add_series(writer, "evaluate/episode_return", [r["return"] for r in result.episodes])
+        tb.add_series(writer, "evaluate/episode_success", [float(r["success"]) for r in result.episodes])
+        for i, path in enumerate(result.videos):
+            tb.add_gif(writer, f"evaluate/rollout_{i:02d}", Path(path))
+    finally:
+        writer.close()

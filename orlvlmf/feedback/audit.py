@@ -82,30 +82,22 @@ def audit_store(store_path: str | Path, dataset_path: str | Path, tie_threshold:
             for name, rs in groups.items()}
 
 
-def log_audit(audit: dict | None, logdir: str | Path, prefix: str = "label",
+def log_audit(audit: dict | None, writer, step: int, prefix: str = "label",
               extra: dict | None = None) -> None:
-    """Write an audit dict (and ``extra`` numeric scalars) as TensorBoard scalars."""
-    from torch.utils.tensorboard import SummaryWriter
+    """Write an audit dict (and ``extra`` numeric scalars) as TensorBoard scalars at ``step``
+    (the number of labels they describe)."""
+    from orlvlmf.pipeline.tensorboard import add_scalars
 
-    writer = SummaryWriter(log_dir=str(logdir))
-    try:
-        for key, v in (extra or {}).items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                writer.add_scalar(f"{prefix}/{key}", v, 0)
-        if audit is None:
-            return
-        for key in ("agreement", "abstain_rate", "n", "n_decided"):
-            v = audit["overall"][key]
-            if v is not None:
-                writer.add_scalar(f"{prefix}/{key}", v, 0)
-        for k, b in enumerate(audit["buckets"]):
-            tag = f"gap_{b['gap_lo']:.2f}-{b['gap_hi']:.2f}"
-            for key in ("agreement", "abstain_rate"):
-                if b[key] is not None:
-                    writer.add_scalar(f"{prefix}/{key}_by_gap/{tag}", b[key], 0)
-            writer.add_scalar(f"{prefix}/n_by_gap/{tag}", b["n"], 0)
-    finally:
-        writer.close()
+    add_scalars(writer, prefix, extra or {}, step)
+    if audit is None:
+        return
+    add_scalars(writer, prefix, {k: audit["overall"][k] for k in ("agreement", "abstain_rate", "n", "n_decided")},
+                step)
+    for b in audit["buckets"]:
+        tag = f"gap_{b['gap_lo']:.2f}-{b['gap_hi']:.2f}"
+        for key in ("agreement", "abstain_rate"):
+            add_scalars(writer, f"{prefix}/{key}_by_gap", {tag: b[key]}, step)
+        add_scalars(writer, f"{prefix}/n_by_gap", {tag: b["n"]}, step)
 
 
 def format_audit(audit: dict) -> str:

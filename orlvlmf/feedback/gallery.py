@@ -15,7 +15,7 @@ import numpy as np
 
 from orlvlmf.feedback.images import encode_png, pair_key, png_data_url
 
-_LABEL_TEXT = {0: "Image 1 better (0)", 1: "Image 2 better (1)", -1: "unsure / no difference (-1)"}
+LABEL_TEXT = {0: "Image 1 better (0)", 1: "Image 2 better (1)", -1: "unsure / no difference (-1)"}
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;background:#fafafa;color:#222}
@@ -26,7 +26,9 @@ image-rendering:pixelated;border:1px solid #ccc}figcaption{font-size:12px;color:
 pre{white-space:pre-wrap;background:#f3f3f3;padding:8px;border-radius:4px;font-size:12px;max-height:260px;overflow:auto}
 """
 
-_SCRIPT = """
+#: counts the images that decoded (``body[data-images-decoded]`` / ``data-images-total``) and
+#: outlines broken ones; the browser tests read the counts (the run report uses it too)
+IMAGE_CHECK_SCRIPT = """
 <script>
 (function(){
   function check(){
@@ -93,7 +95,7 @@ def write_gallery(store_path: str | Path, dataset_path: str | Path, out_html: st
                 f"o'<sub>i</sub> of the queried transitions.</p>")
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>{head}"
-            + "".join(cards) + _SCRIPT + "</body></html>")
+            + "".join(cards) + IMAGE_CHECK_SCRIPT + "</body></html>")
     out_html.parent.mkdir(parents=True, exist_ok=True)
     out_html.write_text(page, encoding="utf-8")
     return out_html
@@ -101,7 +103,7 @@ def write_gallery(store_path: str | Path, dataset_path: str | Path, out_html: st
 
 def _card(k: int, r: dict, urls: list[str], reward, tie: float, gt_labels) -> str:
     label = r["label"]
-    label_txt = _LABEL_TEXT.get(label, str(label))
+    label_txt = LABEL_TEXT.get(label, str(label))
     if reward is not None:
         r0, r1 = float(reward[r["idx0"]]), float(reward[r["idx1"]])
         ref = int(gt_labels(np.asarray([r0]), np.asarray([r1]), tie)[0])
@@ -111,7 +113,7 @@ def _card(k: int, r: dict, urls: list[str], reward, tie: float, gt_labels) -> st
             agree = "<span class='ok'>agrees with GT</span>"
         else:
             agree = "<span class='bad'>disagrees with GT</span>"
-        gt = f"GT reward {r0:.4g} vs {r1:.4g} &rarr; {html.escape(_LABEL_TEXT[ref])}; {agree}"
+        gt = f"GT reward {r0:.4g} vs {r1:.4g} &rarr; {html.escape(LABEL_TEXT[ref])}; {agree}"
     else:
         gt = "<span class='na'>no ground truth in this dataset</span>"
     esc = html.escape

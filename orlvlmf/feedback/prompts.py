@@ -85,3 +85,18 @@ def label_messages(task: str, analysis: str, version: str) -> list[dict]:
     """Stage-2 messages: text only."""
     p = get_prompts(version)
     return [{"role": "user", "content": p.stage2.format(goal=_goal(task), analysis=analysis.strip())}]
+
+
+def reason_line(analysis: str | None, width: int = 160) -> str:
+    """The VLM's reason in one line: its answer to the last question ("3. ...") of the analysis,
+    else the analysis's last line with words (a bare label like "1" is not a reason); '' without
+    an analysis (a scripted teacher)."""
+    import re
+
+    lines = [ln.strip() for ln in (analysis or "").splitlines() if re.search(r"[A-Za-z]{2}", ln)]
+    if not lines:
+        return ""
+    answer = [ln for ln in lines if re.match(r"^(\*\*)?3[.):]", ln)]
+    line = re.sub(r"^(\*\*)?3[.):]\s*(\*\*)?\s*", "", answer[-1] if answer else lines[-1])
+    line = " ".join(line.split()) or lines[-1]
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"

@@ -213,11 +213,11 @@ class LabelStage(Stage):
             if st.failed:
                 ctx.log(f"{st.failed} queries failed after retries and are left out; rerun the "
                         f"stage with --force to ask them again (answered ones are reused)")
-            from orlvlmf.feedback.audit import audit_pairs, format_audit, log_audit
+            from orlvlmf.feedback.audit import audit_pairs, format_audit
 
             audit = None
+            tie = float(cfg.feedback.get("tie_threshold", 0.0) or 0.0)
             if ds.has_ground_truth:  # agreement with the noiseless scripted teacher
-                tie = float(cfg.feedback.get("tie_threshold", 0.0) or 0.0)
                 gt = ds.ground_truth().reward
                 audit = audit_pairs(res.idx0[m], res.idx1[m], res.label[m], gt, tie)
                 ctx.log(format_audit(audit))
@@ -227,7 +227,9 @@ class LabelStage(Stage):
                     summary["gt_agreement_one_order"] = _rounded(one["overall"]["agreement"])
                     ctx.log(f"agreement with noiseless GT labels: one order (A, B) "
                             f"{summary['gt_agreement_one_order']}, both orders {summary['gt_agreement']}")
-            log_audit(audit, Path(ctx.run_dir) / "tb" / "label", extra=summary)
+            first = res.query_keys[::2] if res.both_orders else res.query_keys  # (A, B) asked first
+            keys = [k for k, ok in zip(first, m) if ok]
+            log_labels(ctx, ds, res.idx0[m], res.idx1[m], res.label[m], keys, audit, summary, pc.image_key, tie)
             return summary
         finally:
             ds.close()
@@ -275,3 +277,50 @@ class LabelStage(Stage):
 
 def _rounded(v):
     return None if v is None else round(v, 4)
+
+def log_labels(ctx: StageContext, ds, idx0: np.ndarray, idx1: np.ndarray, labels: np.ndarray,
+               keys: list[str], audit: dict | None, summary: dict, image_key: str, tie: float,
+               shown: int = 8) -> None:
+    """``tb/label``: label statistics against the number of labels so far (step = labels), the
+    GT audit at the final count, and a grid of ``shown`` labeled pairs with the VLM's reason."""
+    from orlvlmf.feedback.audit import log_audit
+    from orlvlmf.feedback.gallery import LABEL_TEXT
+    from orlvlmf.feedback.prompts import reason_line
+    from orlvlmf.feedback.store import LabelStore
+    from orlvlmf.pipeline import tensorboard as tb
+
+    n = len(labels)
+    ref = None
+    if ds.has_ground_truth:
+        from orlvlmf.feedback.backends.scripted import gt_labels
+
+        r = ds.ground_truth().reward
+        ref = gt_labels(r[idx0], r[idx1], tie)
+    writer = tb.stage_writer(ctx.run_dir, "label")
+    try:
+        every = max(1, n // 50)
+        for k in sorted(set(range(every, n + 1, every)) | {n}):
+            lab = labels[:k]
+            stats = {"minus1_rate": float(np.mean(lab == -1)), "image2_better_rate": float(np.mean(lab == 1))}
+            if ref is not None:
+                decided = (lab != -1) & (ref[:k] != -1)
+                if decided.any():
+                    stats["gt_agreement"] = float(np.mean(lab[decided] == ref[:k][decided]))
+            tb.add_scalars(writer, "labels", stats, k)
+        log_audit(audit, writer, n, extra=summary)
+        if n == 0 or image_key not in ds.observation_keys or len(ds.observation_shape(image_key)) != 3:
+            return  # the grid shows images (a teacher may compare states)
+        chosen = np.sort(np.random.default_rng(0).choice(n, min(shown, n), replace=False))
+        with LabelStore(ctx.output("labels.sqlite"), readonly=True) as store:
+            rows = store.lookup([keys[i] for i in chosen])
+        frames = ds.next_observations(image_key, np.stack([idx0[chosen], idx1[chosen]], 1))
+        cards = []
+        for f, i in zip(frames, chosen):
+            text = LABEL_TEXT.get(int(labels[i]), str(labels[i]))
+            if ref is not None:
+                text += f"; GT: {LABEL_TEXT[int(ref[i])]}"
+            reason = reason_line((rows.get(keys[i]) or {}).get("stage1_text"))
+            cards.append((f[0], f[1], text + (f". Reason: {reason}" if reason else "")))
+        writer.add_figure("labels/pairs", tb.pair_grid(cards, f"{len(cards)} of {n} labeled pairs"), n)
+    finally:
+        writer.close()

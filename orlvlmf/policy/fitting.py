@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from orlvlmf._compat.torchvision_ops import ensure_torchvision_importable
 from orlvlmf.config.structured import to_plain
+from orlvlmf.pipeline.progress import progress_enabled
 
 ensure_torchvision_importable()
 import lightning as L  # noqa: E402
@@ -77,7 +78,7 @@ def run_trainer(learner: "Learner", trainer: Any, periodic: Iterable[tuple[int, 
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.seed"):
         logging.getLogger(name).setLevel(logging.WARNING)
     tr = trainer_options(trainer)
-    progress = tr.pop("progress", False)
+    progress = progress_enabled(tr.pop("progress", False))
     if progress:
         from lightning.pytorch.callbacks import TQDMProgressBar
 

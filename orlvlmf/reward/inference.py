@@ -20,11 +20,13 @@ from orlvlmf.reward.model import RewardNet
 
 @torch.inference_mode()
 def score_batches(net: RewardNet, read: Callable[[int, int], np.ndarray], n: int, batch_size: int = 256,
-                  bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  bf16: bool = False, on_batch: Callable[[int], None] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Ensemble mean and std of r over items ``read(a, b)`` for ``a:b`` in batches covering ``0:n``.
 
     ``read`` returns raw observations.  ``net`` is scored through an eval-mode copy, so a network
-    in training keeps its mode.  ``bf16`` autocasts the network to bfloat16.
+    in training keeps its mode.  ``bf16`` autocasts the network to bfloat16.  ``on_batch(k)`` is
+    called after each batch of ``k`` items (a progress bar).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -39,6 +41,8 @@ def score_batches(net: RewardNet, read: Callable[[int, int], np.ndarray], n: int
             r = model(x).float()  # (K, B)
         mean[a:b] = r.mean(0).numpy()
         std[a:b] = (r.std(0, unbiased=False) if r.shape[0] > 1 else torch.zeros_like(r[0])).numpy()
+        if on_batch is not None:
+            on_batch(b - a)
     return mean, std
 
 

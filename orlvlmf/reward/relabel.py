@@ -7,7 +7,7 @@ The stage normalises it and writes it as the ``learned`` reward column (:mod:`or
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -16,8 +16,10 @@ from orlvlmf.reward.model import RewardNet
 
 
 def relabel_dataset(net: RewardNet, ds: Any, observation: str, score: str = "next",
-                    batch_size: int = 256, precision: str = "32") -> tuple[np.ndarray, np.ndarray]:
-    """(ensemble mean, ensemble std) of r over every transition of ``ds``, in dataset order."""
+                    batch_size: int = 256, precision: str = "32",
+                    on_batch: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(ensemble mean, ensemble std) of r over every transition of ``ds``, in dataset order;
+    ``on_batch(k)`` after each batch of ``k`` transitions."""
     if precision not in ("32", "bf16"):
         raise ValueError(f"relabel.precision must be '32' or 'bf16', got '{precision}'")
     if score not in ("next", "current"):
@@ -30,4 +32,4 @@ def relabel_dataset(net: RewardNet, ds: Any, observation: str, score: str = "nex
                          f"this dataset (`orlvlmf reward`)")
     get = ds.next_observations if score == "next" else ds.observations
     return score_batches(net, lambda a, b: get(observation, np.arange(a, b)), ds.num_transitions,
-                         batch_size, bf16=precision == "bf16")
+                         batch_size, bf16=precision == "bf16", on_batch=on_batch)

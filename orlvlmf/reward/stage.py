@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,19 +126,25 @@ class RelabelStage(Stage):
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from orlvlmf.data.dataset import OfflineDataset
-        from orlvlmf.reward.model import load_reward_net
+        from orlvlmf.pipeline.progress import Progress, progress_enabled
         from orlvlmf.reward.column import normalization, write_rewards
+        from orlvlmf.reward.model import load_reward_net
         from orlvlmf.reward.relabel import relabel_dataset
 
         rcfg = _section(ctx, "relabel")
         ctx.set_torch_threads()
         ckpt = ctx.input("reward/reward_model.ckpt")
+        t0 = time.perf_counter()
         try:
             net, _ = load_reward_net(ckpt)
             full = OfflineDataset.open(ctx.input("collect/dataset.h5"))
             observation = net.spec["observation"]
-            mean, std = relabel_dataset(net, full.without_ground_truth(), observation, rcfg["score"],
-                                        int(rcfg["batch_size"]), str(rcfg["precision"]))
+            bar = Progress(full.num_transitions, f"relabel (seed {ctx.seed})",
+                           progress_enabled(ctx.cfg.trainer.progress))
+            with bar:
+                mean, std = relabel_dataset(net, full.without_ground_truth(), observation, rcfg["score"],
+                                            int(rcfg["batch_size"]), str(rcfg["precision"]),
+                                            on_batch=bar.advance)
         except (*_clear_errors(), ValueError) as err:
             raise StageError(f"relabel: {err}") from None
         shift, mult = normalization(mean, rcfg["normalize"], full.episode_index, float(rcfg["scale"]))
@@ -145,10 +152,41 @@ class RelabelStage(Stage):
         write_rewards(ctx.output("rewards.npz"), mean, std, method=rcfg["normalize"], shift=shift,
                       mult=mult, score=rcfg["score"], observation=observation,
                       ckpt_sha256=content_hash(Path(ckpt)), config_hash=config_hash)
+        seconds = time.perf_counter() - t0
         summary: dict[str, Any] = {"transitions": int(len(mean)), "raw_min": float(mean.min()),
-                                   "raw_max": float(mean.max()), "normalize": rcfg["normalize"]}
+                                   "raw_max": float(mean.max()), "normalize": rcfg["normalize"],
+                                   "transitions_per_s": round(len(mean) / max(seconds, 1e-9), 1)}
         if full.has_ground_truth:  # a figure for the record only; the column itself never saw GT
             from orlvlmf.reward.train import correlations
 
             summary["gt_spearman"] = correlations(mean, full.ground_truth().reward)["spearman"]
+        log_relabel(ctx, full, ((mean.astype(np.float64) - shift) * mult), std, summary)
         return summary
+
+
+def log_relabel(ctx: StageContext, ds: Any, reward: np.ndarray, std: np.ndarray, summary: dict,
+                episodes: int = 4) -> None:
+    """``tb/relabel/seed_<k>``: histograms of the learned reward and the ensemble std, the learned
+    (and, when known, true) reward along ``episodes`` episodes drawn with seed 0 (the report's),
+    as a figure and as curves over time steps, and the stage's summary figures."""
+    from orlvlmf.pipeline import tensorboard as tb
+
+    writer = tb.stage_writer(ctx.run_dir, "relabel", ctx.seed or 0)
+    try:
+        tb.add_scalars(writer, "relabel", summary)
+        writer.add_histogram("relabel/learned_reward", reward, 0)
+        writer.add_histogram("relabel/ensemble_std", std, 0)
+        true = ds.ground_truth().reward if ds.has_ground_truth else None
+        chosen = np.sort(np.random.default_rng(0).choice(ds.num_episodes, min(episodes, ds.num_episodes),
+                                                         replace=False))
+        series = []
+        for e in chosen:
+            sl = ds.episode_slice(int(e))
+            series.append((f"episode {e}", reward[sl], None if true is None else true[sl]))
+            tb.add_series(writer, f"reward_along_episodes/episode_{e}/learned", reward[sl])
+            if true is not None:
+                tb.add_series(writer, f"reward_along_episodes/episode_{e}/true", true[sl])
+        title = "Learned" + (" vs true" if true is not None else "") + " reward along episodes"
+        writer.add_figure("relabel/reward_along_episodes", tb.episodes_figure(series, title), 0)
+    finally:
+        writer.close()

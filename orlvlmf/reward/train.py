@@ -86,6 +86,7 @@ def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer
     from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    from orlvlmf.pipeline.progress import progress_enabled
     from orlvlmf.reward.module import RewardModel
 
     if getattr(ds, "has_ground_truth", False):
@@ -133,7 +134,7 @@ def train_reward_model(ds: Any, pairs: Pairs, cfg: Mapping[str, Any], *, trainer
         devices=trainer.get("devices", 1), strategy=trainer.get("strategy", "auto"),
         precision=trainer.get("precision", "32-true"), logger=logger,
         callbacks=[GTCorrelation(), checkpoint, stopper],
-        enable_progress_bar=bool(trainer.get("progress", False)), enable_model_summary=False,
+        enable_progress_bar=progress_enabled(trainer.get("progress", False)), enable_model_summary=False,
         num_sanity_val_steps=0, log_every_n_steps=min(50, n_batches), default_root_dir=str(work_dir),
         limit_val_batches=1.0 if has_val else 0,
     )

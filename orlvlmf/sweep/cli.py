@@ -38,15 +38,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    import logging
-
+    from orlvlmf.report.summary import sweep_summary
     from orlvlmf.sweep.config import load_sweep_config
     from orlvlmf.sweep.cells import filter_cells, sweep_dir
     from orlvlmf.sweep.results import table_cells
     from orlvlmf.sweep.runner import run_sweep
     from orlvlmf.sweep.tables import write_outputs
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     overrides = list(args.overrides) + ([f"protocol={args.protocol}"] if args.protocol else [])
     cfg, file = load_sweep_config(args.config, overrides)
     keep = filter_cells(args.tasks, args.qualities, args.methods, args.seeds, cfg=cfg)
@@ -56,8 +54,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     summary = run_sweep(cfg, file, only=keep, dry_run=args.dry_run, fail_fast=args.fail_fast,
                         executor=args.executor, address=args.address, max_parallel=args.max_parallel)
-    print(f"sweep {cfg.name}: {len(summary.ran)} cells ran, {len(summary.skipped)} already done, "
-          f"{len(summary.failed)} failed")
-    for k, v in summary.outputs.items():
-        print(f"{k}: {v}")
+    print(sweep_summary(cfg.name, sweep_dir(cfg), len(summary.ran), len(summary.skipped),
+                        len(summary.failed), summary.outputs))
     return 1 if summary.failed else 0

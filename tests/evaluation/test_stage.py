@@ -36,7 +36,32 @@ def test_evaluate_stage_rolls_out_a_saved_policy(tmp_path):
         (pytest.approx(r, rel=1e-6), s, n) for r, s, n in replay]
     assert summary["return_mean"] == pytest.approx(np.mean([r for r, _, _ in replay]), rel=1e-6)
     assert summary["success_rate"] == pytest.approx(np.mean([s for _, s, _ in replay]))
-    assert (ctx.staging_dir / "videos").is_dir() and out["videos"] == []
+    # by default the first two episodes are saved as GIFs and go to TensorBoard with the scalars
+    assert out["videos"] == ["videos/episode_00.gif", "videos/episode_01.gif"]
+    gif = (ctx.staging_dir / "videos" / "episode_00.gif").read_bytes()
+    from PIL import Image, ImageSequence
+
+    with Image.open(ctx.staging_dir / "videos" / "episode_00.gif") as im:  # identical frames merge
+        ms = sum(f.info["duration"] for f in ImageSequence.Iterator(im))
+    assert ms == pytest.approx((out["episodes"][0]["steps"] + 1) * 1000 / ctx.cfg.evaluation.video_fps, abs=20)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "tb" / "evaluate" / "seed_0"), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    assert acc.Images("evaluate/rollout_00")[0].encoded_image_string == gif
+    assert sorted(acc.Tags()["images"]) == ["evaluate/rollout_00", "evaluate/rollout_01"]
+    assert [e.value for e in acc.Scalars("evaluate/episode_return")] == pytest.approx(
+        [e["return"] for e in out["episodes"]])
+    assert acc.Scalars("evaluate/success_rate")[0].value == pytest.approx(summary["success_rate"])
+
+
+def test_no_videos_when_save_videos_is_zero(tmp_path):
+    learner = make_learner(s=4, a=1)
+    learner.fit(random_buffer(s=4, a=1), 3, log_every=0)
+    ctx = _ctx(tmp_path, learner.save(tmp_path / "policy.ckpt"), "evaluation.save_videos=0")
+    EvaluateStage().run(ctx)
+    assert json.loads((ctx.staging_dir / "eval.json").read_text())["videos"] == []
+    assert not list((ctx.staging_dir / "videos").iterdir())
 
 
 def test_evaluate_stage_without_checkpoint_says_what_to_do(tmp_path):

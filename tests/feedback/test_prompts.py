@@ -31,3 +31,15 @@ def test_unknown_version_is_a_clear_error():
     with pytest.raises(ValueError, match="prompt_version 'v9'.*v1"):
         vision_messages("x", "a", "b", "v9")
     assert "v1" in PROMPTS
+
+
+def test_reason_line_is_the_answer_to_the_last_question():
+    from orlvlmf.feedback.prompts import reason_line
+
+    analysis = ("1. Image 1 shows the drawer closed.\n2. Image 2 shows the drawer half open.\n"
+                "3. Yes: Image 2 is closer to the goal, because   the drawer is pulled out.\n")
+    assert reason_line(analysis) == "Yes: Image 2 is closer to the goal, because the drawer is pulled out."
+    assert reason_line("**3.** The second image.") == "The second image."
+    assert reason_line("Both look the same to me.\n-1") == "Both look the same to me."
+    assert reason_line(None) == "" and reason_line("1") == ""
+    assert len(reason_line("3. " + "word " * 100, width=40)) == 40

@@ -100,3 +100,30 @@ def test_feedback_config_nodes_are_checked_by_the_loader(tmp_path):
         load_config(None, ["feedback.name=litellm", "feedback.concurency=3"], schema=Schema)
     with pytest.raises(ConfigError, match="literal secret"):
         load_config(None, ["feedback.name=litellm", "feedback.api_key=sk-123"], schema=Schema)
+
+
+def test_tensorboard_gets_label_curves_and_a_pair_grid_with_the_vlm_reason(tmp_path, fake_server, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from orlvlmf.feedback.prompts import reason_line
+    from orlvlmf.pipeline import tensorboard as tb
+
+    drawn = []
+    original = tb.pair_grid
+    monkeypatch.setattr(tb, "pair_grid", lambda pairs, title, **kw: drawn.append(pairs) or original(pairs, title, **kw))
+    srv = fake_server()
+    ctx, _ = make_ctx(tmp_path, num=12, feedback={
+        "name": "litellm", "model": "openai/fake-vlm", "api_base": srv.url, "image_size": 32, "concurrency": 2})
+    LabelStage().run(ctx)
+    labels = np.load(ctx.staging_dir / "pairs.npz")["label"]
+    acc = EventAccumulator(str(ctx.run_dir / "tb" / "label"), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    curve = acc.Scalars("labels/image2_better_rate")
+    assert [p.step for p in curve] == list(range(1, len(labels) + 1))
+    assert [p.value for p in curve] == pytest.approx([np.mean(labels[:k] == 1) for k in range(1, len(labels) + 1)])
+    assert acc.Images("labels/pairs")[0].step == len(labels)
+    with LabelStore(ctx.staging_dir / "labels.sqlite", readonly=True) as store:
+        reasons = {reason_line(r["stage1_text"]) for r in store.rows("status='answered'")}
+    captions = [c for _, _, c in drawn[0]]
+    assert len(captions) == 8 and all("; GT: " in c for c in captions)
+    assert all(any(c.endswith(f"Reason: {r}") for r in reasons if r) for c in captions)

@@ -123,6 +123,29 @@ def test_labeling_from_inside_a_running_event_loop(bar_dataset, tmp_path, fake_s
     assert np.array_equal(res.label, rule_labels(bar_dataset, res.idx0, res.idx1))
 
 
+def test_progress_lines_carry_an_eta(bar_dataset, tmp_path, fake_server, monkeypatch):
+    import re
+
+    from feedback_helpers import TASK, vlm_options
+    from orlvlmf.data.dataset import OfflineDataset
+    from orlvlmf.feedback.backends import make_backend
+    from orlvlmf.feedback.backends.base import PairSource
+    from orlvlmf.feedback.labeling import chat, label_pairs
+    from orlvlmf.feedback.sampling import sample_pairs
+
+    monkeypatch.setattr(chat, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(chat, "SESSION_UPDATE_EVERY_S", 0.05)
+    srv = fake_server(latency_s=0.05)
+    ds = OfflineDataset.open(bar_dataset)
+    lines: list[str] = []
+    with LabelStore(tmp_path / "s.sqlite") as store:
+        label_pairs(sample_pairs(ds, 12, min_gap=2, seed=0), PairSource(ds.without_ground_truth(), "image", TASK),
+                    make_backend(vlm_options(srv, concurrency=1)), store, log=lines.append)
+    assert any(re.search(r"^labeled \d+/12 .*, ETA \d+ s\)$", line) for line in lines), lines
+    assert chat._eta(0, 5, 10.0) == "" and chat._eta(10, 0, 10.0) == ""
+    assert chat._eta(30, 10, 40.0) == ", ETA 2 min 0 s" and chat._eta(5, 10, 4.0) == ", ETA 2 s"
+
+
 # -- issue 12, item 7: the endpoint's address is not part of a query's identity ------------------
 def test_another_address_of_the_same_endpoint_reuses_every_stored_answer(bar_dataset, tmp_path, fake_server):
     """The reported case: api_base 127.0.0.1 -> localhost re-asked all 150 stored queries."""

@@ -36,7 +36,7 @@ import shutil
 from collections import defaultdict
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -44,6 +44,7 @@ from orlvlmf.data.dataset import DatasetError, OfflineDataset
 from orlvlmf.data.importer import (DatasetReader, ImportOptions, ImportSource, KeyInfo,
                                    SourceEpisode, decode_images, mapped_episode,
                                    optional_import)
+from orlvlmf.pipeline.progress import ticked
 from orlvlmf.registry import register
 
 INFO = "meta/info.json"
@@ -465,8 +466,10 @@ def _stats(values: np.ndarray) -> dict:
 
 def write_lerobot(ds: OfflineDataset, out: str | os.PathLike, *, reward: np.ndarray | None = None,
                   reward_std: np.ndarray | None = None, task: str | None = None,
-                  fps: float | None = None, codec: str | None = None) -> Path:
-    """Write ``ds`` as a LeRobot v3.0 dataset at ``out`` (a new folder, moved into place at the end)."""
+                  fps: float | None = None, codec: str | None = None,
+                  on_episode: Callable[[], None] | None = None) -> Path:
+    """Write ``ds`` as a LeRobot v3.0 dataset at ``out`` (a new folder, moved into place at the end);
+    ``on_episode()`` after each episode."""
     pa = optional_import("pyarrow", "lerobot")
     pq = optional_import("pyarrow.parquet", "lerobot")
     av = optional_import("av", "lerobot")
@@ -496,7 +499,7 @@ def write_lerobot(ds: OfflineDataset, out: str | os.PathLike, *, reward: np.ndar
     episodes, frame_total = [], 0
     stats: dict[str, list] = defaultdict(list)
     try:
-        for e in range(ds.num_episodes):
+        for e in ticked(range(ds.num_episodes), on_episode):
             sl = ds.episode_slice(e)
             T = sl.stop - sl.start
             rows = T + 1

@@ -15,7 +15,7 @@ import contextlib
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from orlvlmf.data.dataset import DatasetError, OfflineDataset
 from orlvlmf.data.formats.episodes import key_info
 from orlvlmf.data.importer import (DatasetReader, ImportOptions, ImportSource, KeyInfo,
                                    SourceEpisode, mapped_episode)
+from orlvlmf.pipeline.progress import ticked
 from orlvlmf.registry import register
 
 
@@ -131,7 +132,8 @@ def _space_for(ds: OfflineDataset, key: str):
 
 def export_minari(dataset: str | os.PathLike | OfflineDataset, dataset_id: str,
                   description: str | None = None, reward: np.ndarray | None = None,
-                  reward_std: np.ndarray | None = None, root: str | os.PathLike | None = None):
+                  reward_std: np.ndarray | None = None, root: str | os.PathLike | None = None,
+                  on_episode: Callable[[], None] | None = None):
     """Write the orlvlmf dataset as Minari dataset ``dataset_id`` (under ``root`` when given).
 
     ``reward`` (N,) replaces the recorded reward (a learned one); ``reward_std`` goes to
@@ -150,7 +152,7 @@ def export_minari(dataset: str | os.PathLike | OfflineDataset, dataset_id: str,
                            np.broadcast_to(hi, (ds.action_dim,)).astype(np.float32),
                            (ds.action_dim,), np.float32)
     buffers = []
-    for e in range(ds.num_episodes):
+    for e in ticked(range(ds.num_episodes), on_episode):
         sl = ds.episode_slice(e)
         T = sl.stop - sl.start
         obs = {k: ds.episode_frames(k, e) for k in ds.observation_keys}

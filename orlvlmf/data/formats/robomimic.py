@@ -17,7 +17,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from orlvlmf.data.dataset import DatasetError, OfflineDataset
 from orlvlmf.data.formats.episodes import key_info
 from orlvlmf.data.importer import (DatasetReader, ImportOptions, ImportSource, SourceEpisode,
                                    mapped_episode)
+from orlvlmf.pipeline.progress import ticked
 from orlvlmf.registry import register
 
 
@@ -107,8 +108,10 @@ def _demo(g, keys: dict[str, Any], where: str) -> SourceEpisode:
 
 
 def write_robomimic(ds: OfflineDataset, out: str | os.PathLike, reward: np.ndarray | None = None,
-                    reward_std: np.ndarray | None = None, task: str | None = None) -> Path:
-    """Write ``ds`` as a robomimic-layout HDF5 file (``reward`` replaces the recorded one)."""
+                    reward_std: np.ndarray | None = None, task: str | None = None,
+                    on_episode: Callable[[], None] | None = None) -> Path:
+    """Write ``ds`` as a robomimic-layout HDF5 file (``reward`` replaces the recorded one);
+    ``on_episode()`` after each episode."""
     import h5py
 
     out = Path(out)
@@ -120,7 +123,7 @@ def write_robomimic(ds: OfflineDataset, out: str | os.PathLike, reward: np.ndarr
         if task:
             data.attrs["problem_info"] = json.dumps({"language_instruction": task})
         total = 0
-        for e in range(ds.num_episodes):
+        for e in ticked(range(ds.num_episodes), on_episode):
             sl = ds.episode_slice(e)
             T = sl.stop - sl.start
             g = data.create_group(f"demo_{e}")

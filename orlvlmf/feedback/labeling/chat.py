@@ -307,7 +307,8 @@ class _ChatRun:
                 if time.perf_counter() - last_log >= PROGRESS_EVERY_S and not done.is_set():
                     last_log = time.perf_counter()
                     self.log(f"labeled {s.answered}/{s.requested} ({s.answered / s.seconds:.2f} "
-                             f"queries/s, {s.retries} retries, {s.failed} failed, ${s.cost_usd:.4f})")
+                             f"queries/s, {s.retries} retries, {s.failed} failed, ${s.cost_usd:.4f}"
+                             f"{_eta(s.requested - s.answered - s.failed, s.answered + s.failed, s.seconds)})")
 
         tasks = [asyncio.create_task(producer())] + [asyncio.create_task(worker())
                                                      for _ in range(c.concurrency)]
@@ -338,3 +339,11 @@ class _ChatRun:
             s.stop_reason = "aborted: " + self.fatal
         elif self.stop_reason:
             s.stop_reason = self.stop_reason
+
+
+def _eta(left: int, done: int, seconds: float) -> str:
+    """", ETA 3 min 20 s" at the rate so far ('' before the first answer)."""
+    if done <= 0 or left <= 0 or seconds <= 0:
+        return ""
+    eta = left * seconds / done
+    return f", ETA {int(eta // 60)} min {int(eta % 60)} s" if eta >= 60 else f", ETA {eta:.0f} s"
