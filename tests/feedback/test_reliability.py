@@ -226,6 +226,7 @@ def test_a_full_disk_under_the_label_store_is_reported_within_seconds(latency_s,
     assert out.returncode == 2, out.stdout + out.stderr
     err = out.stderr
     assert "Traceback" not in err and str(store) in err and "full" in err, err
+    assert "LiteLLM completion()" not in err  # item 12: litellm's per-call lines only with --verbose
     m = re.search(r"(\d+) answers? received: (\d+) stored, (\d+) lost", err)
     assert m, err
     received, stored, lost = map(int, m.groups())
