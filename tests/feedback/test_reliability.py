@@ -301,3 +301,40 @@ def test_a_claim_dies_with_its_process(tmp_path, fake_server):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0 and "DONE answered=6 failed=0" in out.stdout, out.stdout + out.stderr
     assert time.time() - t0 < 60  # the dead process's claims did not hold the rerun up
+
+
+# -- issue 12, item 8: bad data stops before any paid query --------------------------------------
+BAD_DATA = {  # the issue's cases, as a folder of episode files would hold them: (arrays, key named)
+    "nan_state": ({"state": np.r_[np.zeros((10, 2)), [[np.nan, 0]]]}, "state"),
+    "inf_state": ({"state": np.r_[np.zeros((10, 2)), [[0, np.inf]]]}, "state"),
+    "nan_actions": ({"actions": np.r_[np.zeros((9, 2)), [[np.nan, 0]]]}, "actions"),
+    "nan_float_image": ({"image": np.full((11, 16, 16, 3), np.nan)}, "image"),
+    "int_image_outside_0_255": ({"image": np.full((11, 16, 16, 3), 300, np.int32)}, "image"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DATA))
+def test_bad_data_is_refused_at_import_before_any_paid_query(case, tmp_path, fake_server, capsys):
+    import yaml
+
+    root = tmp_path / "episodes"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    good = {"image": rng.integers(0, 255, (11, 16, 16, 3), dtype=np.uint8), "state": np.zeros((11, 2)),
+            "actions": rng.uniform(-1, 1, (10, 2))}
+    arrays, key = BAD_DATA[case]
+    np.savez(root / "ep0.npz", **good)
+    np.savez(root / "ep1.npz", **{**good, **arrays})
+    srv = fake_server()
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "name": "bad", "run_dir": str(tmp_path / "runs"), "task": "make it bright",
+        "stages": ["collect", "label", "reward"],
+        "dataset": {"source": "episodes", "path": str(root), "observations": ["image", "state"],
+                    "image_size": 16},
+        "pairs": {"num_queries": 4, "min_gap": 1},
+        "feedback": {"name": "litellm", "model": "openai/fake-vlm", "api_base": srv.url, "image_size": 16}}))
+    assert main(["fit", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "ep1.npz" in err and f"'{key}'" in err and "Traceback" not in err, err
+    assert srv.log == []  # nothing was asked (nor paid for)
