@@ -139,15 +139,7 @@ class LabelStore:
                                         check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         try:
-            if not readonly:
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-                self.conn.executescript(_SCHEMA)
-                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                                  (str(SCHEMA_VERSION),))
-                self.conn.execute(_EMPTY_ANSWERS)
-            version = self.conn.execute(
-                "SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = self._setup(readonly)
         except sqlite3.OperationalError as err:
             self.conn.close()
             raise self._write_error(err) from None
@@ -159,6 +151,28 @@ class LabelStore:
             self.conn.close()
             raise StoreError(f"{self.path}: label store schema version {version and version[0]} "
                              f"is not {SCHEMA_VERSION}; this orlvlmf cannot read it")
+
+    def _setup(self, readonly: bool, patience_s: float = 60.0):
+        """WAL mode, the tables, the migrations; the schema version.  Processes opening one new
+        store at once may find it locked (switching to WAL is not covered by the busy timeout):
+        they try again for ``patience_s``."""
+        deadline = time.time() + patience_s
+        while True:
+            try:
+                if not readonly:
+                    self.conn.execute("PRAGMA journal_mode=WAL")
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
+                    self.conn.executescript(_SCHEMA)
+                    self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                      (str(SCHEMA_VERSION),))
+                    self.conn.execute(_EMPTY_ANSWERS)
+                return self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            except sqlite3.OperationalError as err:
+                if not _busy(err) or time.time() > deadline:
+                    raise
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                time.sleep(0.05)
 
     def close(self) -> None:
         self.conn.close()
