@@ -298,8 +298,9 @@ class LabelStore:
             held = self.conn.execute("SELECT owner, host, pid, expires FROM claims WHERE query_key=?",
                                      (query_key,)).fetchone()
             if held is not None and held[0] != owner and held[3] > now and not (
-                    held[1] == HOST and held[2] is not None and not _pid_alive(int(held[2]))):
-                return "busy"
+                    held[1] == HOST and held[2] is not None and (
+                        int(held[2]) == os.getpid() or not _pid_alive(int(held[2])))):
+                return "busy"  # (a claim of this pid under another owner: a dead earlier holder)
             self.conn.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
                               (query_key, owner, HOST, os.getpid(), now + lease_s))
         return "claimed"
