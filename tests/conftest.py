@@ -35,6 +35,7 @@ class FitRun:
     args: list
     run_dir: Path
     stdout: str
+    modes: dict  # file (relative to run_dir) -> its permission bits, right after the fit (umask 022)
 
 
 @pytest.fixture(scope="session")
@@ -45,9 +46,16 @@ def tiny_fit(tmp_path_factory) -> FitRun:
     root = tmp_path_factory.mktemp("tiny_fit")
     args = ["fit", "--config", "cartpole_random.yaml", f"run_dir={root}", *TINY_FIT]
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(args) == 0
-    return FitRun(args, root / "tiny", out.getvalue())
+    umask = os.umask(0o022)
+    try:
+        with contextlib.redirect_stdout(out):
+            assert main(args) == 0
+    finally:
+        os.umask(umask)
+    run_dir = root / "tiny"
+    modes = {p.relative_to(run_dir).as_posix(): p.stat().st_mode & 0o777
+             for p in run_dir.rglob("*") if p.is_file()}
+    return FitRun(args, run_dir, out.getvalue(), modes)
 
 
 # -- a small disk, for the full-disk tests (issue 12) -------------------------------------------

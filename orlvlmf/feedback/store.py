@@ -121,6 +121,7 @@ def _pid_alive(pid: int) -> bool:
         return True
     return True
 
+
 class LabelStore:
     """Read and write one store file (one thread at a time; open one per process)."""
 

@@ -130,7 +130,6 @@ class Stage:
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
     simulator_optional: ClassVar[bool] = False
-    # what an interrupted run keeps outside the work dir (said when the rerun starts over)
     resume_note: ClassVar[str] = ""
 
     def missing_simulator(self, cfg: DictConfig) -> str | None:

@@ -99,7 +99,6 @@ class _ChatRun:
         self.errors: Counter = Counter()
         self.rng = random.Random(0)  # backoff jitter
 
-
     def _history(self) -> tuple[float, int]:
         """(USD, count) of the store's finished queries of this model (the estimate's start)."""
         if self.cfg.max_cost_usd is None:

@@ -3,10 +3,11 @@
 Each attempt may take ``timeout_s`` (+5 s of grace; the backend's own timeout should fire first).
 A reply with no text (an empty message, no ``choices``) is a failure too (kind ``empty_reply``,
 retryable): it is never a final answer, but its cost counts.  A failure the backend marks
-retryable (rate limits, server errors, timeouts, dropped connections, empty replies) is tried again up to ``max_retries`` times, waiting the server's Retry-After when it gives one,
-else ``min(max_backoff_s, backoff_s * 2**attempt) * U(0.5, 1.5)`` (at most
-:data:`MAX_RETRY_AFTER_S`).  Any other failure, or the last one, gives up on the query; a fatal one
-(bad key, unknown model) gives up on the run.
+retryable (rate limits, server errors, timeouts, dropped connections, empty replies) is tried
+again up to ``max_retries`` times, waiting the server's Retry-After when it gives one, else
+``min(max_backoff_s, backoff_s * 2**attempt) * U(0.5, 1.5)`` (at most :data:`MAX_RETRY_AFTER_S`).
+Any other failure, or the last one, gives up on the query; a fatal one (bad key, unknown model)
+gives up on the run.
 """
 
 from __future__ import annotations
