@@ -37,6 +37,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from orlvlmf.pipeline.lock import pid_alive
+
 SCHEMA_VERSION = 1
 
 QUERY_COLUMNS: tuple[str, ...] = (
@@ -110,16 +112,6 @@ class StoreError(RuntimeError):
 def _busy(err: Exception) -> bool:
     """Another connection holds the database (it waits ``timeout`` first): not a write failure."""
     return "locked" in str(err) or "busy" in str(err)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 class LabelStore:
@@ -300,7 +292,7 @@ class LabelStore:
                                      (query_key,)).fetchone()
             if held is not None and held[0] != owner and held[3] > now and not (
                     held[1] == HOST and held[2] is not None and (
-                        int(held[2]) == os.getpid() or not _pid_alive(int(held[2])))):
+                        int(held[2]) == os.getpid() or not pid_alive(int(held[2])))):
                 return "busy"  # (a claim of this pid under another owner: a dead earlier holder)
             self.conn.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
                               (query_key, owner, HOST, os.getpid(), now + lease_s))

@@ -16,6 +16,7 @@ import fcntl
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 from orlvlmf.pipeline.stage import StageError
@@ -84,7 +85,7 @@ def _acquire(run_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         try:
-            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+            holder = _holder(fd)
         finally:
             os.close(fd)
         pid, _, command = holder.partition(" ")
@@ -92,7 +93,32 @@ def _acquire(run_dir: Path) -> int:
             f"run directory {run_dir} is in use by another orlvlmf process (pid {pid or '?'}"
             + (f": {command}" if command else "") + "). Wait for it to finish or stop it; two "
             "commands on one run would pay for labels twice") from None
-    os.ftruncate(fd, 0)
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv else ""
-    os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)  # the command, never its arguments
+    line = f"{os.getpid()} {command}\n".encode()  # the command, never its arguments
+    os.pwrite(fd, line, 0)  # one write, then the old holder's longer line (if any) cut off
+    os.ftruncate(fd, len(line))
     return fd
+
+
+def _holder(fd: int, patience_s: float = 2.0) -> str:
+    """The holder's line ("pid command").  A holder that has just taken the lock may not have
+    written it yet (two commands started together): the file is still empty, or holds the line
+    of an earlier holder that is gone; wait a moment for a line naming a live process."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        line = os.pread(fd, 4096, 0).decode(errors="replace").partition("\n")
+        pid = line[0].split(" ")[0]
+        if (line[1] and pid.isdigit() and pid_alive(int(pid))) or time.monotonic() > deadline:
+            return line[0].strip()
+        time.sleep(0.01)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -60,3 +60,28 @@ def test_within_one_process_the_lock_is_shared_and_released_with_its_last_holder
     assert other_process_finds(tmp_path / "run") == "busy"  # b still holds it
     del b  # collected: released
     assert other_process_finds(tmp_path / "run") == "free"
+
+
+def test_a_process_started_together_with_the_holder_still_names_it(tmp_path):
+    """Two commands started together: the loser may read the lock file before the winner wrote
+    its line (still empty, or an earlier, dead holder's line). It waits for the live holder's."""
+    import threading
+    import time
+
+    from orlvlmf.pipeline import lock
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    for before in ("", f"{dead} orlvlmf label\n"):
+        path = tmp_path / f"lock{len(before)}"
+        path.write_text(before)
+        fd = os.open(path, os.O_RDWR)
+        try:
+            late = threading.Timer(0.2, lambda: path.write_text(f"{os.getpid()} orlvlmf fit\n"))
+            late.start()
+            t0 = time.monotonic()
+            assert lock._holder(fd) == f"{os.getpid()} orlvlmf fit"
+            assert time.monotonic() - t0 < 1.5
+            late.join()
+        finally:
+            os.close(fd)
