@@ -180,6 +180,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_env(args: argparse.Namespace) -> int:
+    import yaml
+
+    from orlvlmf.env import EnvError
+    from orlvlmf.env.check import check_env
+
+    node = {"name": args.name}
+    for item in args.options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise EnvError(f"env option '{item}' must look like key=value (e.g. task=door-open-v3)")
+        node[key] = yaml.safe_load(value)
+    report = check_env(node, image_size=args.image_size, steps=args.steps, seed=args.seed)
+    print("\n".join(report.lines()))
+    print(f"check-env {args.name}: " + ("all checks passed" if report.ok else
+                                        f"{len(report.failures)} check(s) failed"))
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orlvlmf",
@@ -234,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list registered components by kind, with their package")
     p.add_argument("--kind", help="only this kind")
     p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("check-env", help="verify an env plugin: observations, images, actions, "
+                       "determinism by seed, horizon")
+    p.add_argument("name", help="registered env name (see `orlvlmf plugins --kind envs`)")
+    p.add_argument("options", nargs="*", metavar="key=value", help="env options, e.g. task=door-open-v3")
+    p.add_argument("--image-size", type=int, default=48, help="rendered image size (default 48)")
+    p.add_argument("--steps", type=int, default=5, help="random steps per check (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="reset seed (default 0)")
+    p.set_defaults(func=cmd_check_env)
 
     p = sub.add_parser("configs", help="list the shipped configs usable as --config NAME")
     p.set_defaults(func=cmd_configs)

@@ -182,7 +182,9 @@ def import_dataset(source: str, path: str | None, out: Path, observations, *, ke
 
 @register("stages", "collect")
 class CollectStage(Stage):
-    sections = ("env", "dataset", "task")
+    # not ``task``: the goal sentence changes labels, not episodes (the label stage keeps it), so a
+    # new sentence reuses the dataset; its metadata keeps the env's own sentence
+    sections = ("env", "dataset")
     inputs = ()
     outputs = ("dataset.h5",)
     per_seed = False
@@ -210,7 +212,7 @@ class CollectStage(Stage):
                                      "size; collecting needs a size (e.g. 128)")
                 summary = collect_dataset(cfg.env, out, quality=d.quality, episodes=d.episodes,
                                           horizon=d.horizon, observations=list(d.observations),
-                                          image_size=d.image_size, seed=d.seed, task=cfg.task,
+                                          image_size=d.image_size, seed=d.seed,
                                           progress=progress,
                                           workers=d.workers)
             else:

@@ -106,6 +106,22 @@ class StageContext:
         torch.set_num_threads(n)
         return n
 
+    def torch_device(self) -> str:
+        """Where a stage's own torch work (scoring frames) runs: :func:`device_of_accelerator` of
+        ``trainer.accelerator`` (the one Lightning trains on)."""
+        return device_of_accelerator(OmegaConf.select(self.cfg, "trainer.accelerator", default="cpu"))
+
+
+def device_of_accelerator(accelerator: str) -> str:
+    """The torch device of a Lightning ``accelerator`` name: ``gpu`` / ``cuda`` -> ``cuda``, ``auto``
+    -> ``cuda`` when one is available, anything else (``cpu``) -> ``cpu``."""
+    import torch
+
+    name = str(accelerator).lower()
+    if name in ("gpu", "cuda") or (name == "auto" and torch.cuda.is_available()):
+        return "cuda"
+    return "cpu"
+
 
 class Stage:
     """Base class of pipeline stages; register subclasses with ``@register("stages", NAME)``.

@@ -137,6 +137,7 @@ class RelabelStage(Stage):
         t0 = time.perf_counter()
         try:
             net, _ = load_reward_net(ckpt)
+            net.to(ctx.torch_device())
             full = OfflineDataset.open(ctx.input("collect/dataset.h5"))
             observation = net.spec["observation"]
             bar = Progress(full.num_transitions, f"relabel (seed {ctx.seed})",

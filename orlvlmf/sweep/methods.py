@@ -1,6 +1,8 @@
 """Built-in sweep methods (table columns): stages + overrides on a task's run config.
 
-Table I: ``iql_gt``, ``ours``, ``iql_avg``, ``bc``, ``diffusion``, ``gail``, ``clip``.
+Table I: ``iql_gt``, ``ours``, ``iql_avg``, ``bc``, ``diffusion``, ``gail``, ``clip``, and
+``ours_vlm``: ours with labels from the simulated VLM (:class:`~orlvlmf.feedback.config.SimulatedVLMConfig`)
+instead of the noiseless scripted teacher -- what a user with a real VLM can expect.
 Table II (label noise; scripted teacher feeding the same reward → relabel → IQL pipeline):
 ``flip_0``, ``flip_25``, ``flip_50``, ``flip_75``, ``proximity``.
 A sweep config's ``custom_methods`` adds columns or redefines these.
@@ -14,6 +16,12 @@ OURS_STAGES = ["collect", "label", "reward", "relabel", "train", "evaluate"]
 OFFLINE_STAGES = ["collect", "train", "evaluate"]
 
 
+#: The simulated VLM of the "Ours, VLM-like teacher" column (the label-quality benchmark's teacher):
+#: position bias 0.3 when unsure, and proximity-dependent abstentions, guesses and flips.
+VLM_LIKE = ["feedback.name=simulated_vlm", "feedback.position_bias=0.3", "feedback.unsure_p=0.5",
+            "feedback.abstain_p=0.1", "feedback.flip_p=0.3", "feedback.proximity_scale=0.2"]
+
+
 def _noise(p: float) -> list[str]:
     return ["feedback.name=scripted", "feedback.noise=flip", f"feedback.flip_p={p}"]
 
@@ -21,6 +29,7 @@ def _noise(p: float) -> list[str]:
 BUILTIN_METHODS: dict[str, MethodSpec] = {
     "iql_gt": MethodSpec(OFFLINE_STAGES, ["train.reward=ground_truth"], "IQL GT reward", "iql_gt"),
     "ours": MethodSpec(OURS_STAGES, [], "Offline RL-VLM-F (Ours)", "ours"),
+    "ours_vlm": MethodSpec(OURS_STAGES, VLM_LIKE, "Ours, VLM-like teacher", None),
     "iql_avg": MethodSpec(OFFLINE_STAGES, ["train.reward=average"], "IQL Avg. Reward", "iql_avg"),
     # the imitation learners ignore the reward column; `average` only needs the dataset's GT reward
     "bc": MethodSpec(OFFLINE_STAGES, ["policy.name=bc", "train.reward=average"], "BC", "bc"),

@@ -142,6 +142,24 @@ def test_progress_bar_runs(tmp_path, capsys):
     assert "collect cartpole/random" in out.out + out.err
 
 
+def test_new_goal_sentence_keeps_the_dataset_and_relabels(tmp_path):
+    """``task`` (the goal sentence) is not in the collect fingerprint; the label stage's has it."""
+    from orlvlmf.registry import REGISTRY
+
+    cfg = _cfg(tmp_path, "task=to balance the pole")
+    first = Pipeline(cfg, echo=lambda s: None).run(["collect"])
+    assert first[0].status == "ran"
+    path = tmp_path / "cartpole_random" / "dataset.h5"
+    before = _sha(path)
+    other = _cfg(tmp_path, "task=to keep the pole upright")
+    again = Pipeline(other, echo=lambda s: None).run(["collect"])
+    assert again[0].status == "skipped" and _sha(path) == before
+    label = REGISTRY.create("stages", "label")
+    assert "task" in label.sections
+    fp = [Pipeline(c, echo=lambda s: None).fingerprint(label, "label", None, {}) for c in (cfg, other)]
+    assert fp[0] != fp[1]
+
+
 def test_collect_refuses_non_finite_values(tmp_path, monkeypatch):
     """A simulator that returns NaN stops the collect naming env, episode and key; nothing is
     written (issue 12: NaN states used to train a policy of non-finite weights)."""

@@ -21,3 +21,18 @@ def test_torch_threads_come_from_the_trainer_section(tmp_path):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_device_of_accelerator(monkeypatch):
+    """A stage's own torch work follows trainer.accelerator: gpu/cuda -> cuda, auto -> cuda only when
+    one is there, cpu (and anything else) -> cpu."""
+    import torch
+
+    from orlvlmf.pipeline.stage import device_of_accelerator
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert [device_of_accelerator(a) for a in ("cpu", "gpu", "cuda", "GPU", "auto")] == \
+        ["cpu", "cuda", "cuda", "cuda", "cpu"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device_of_accelerator("auto") == "cuda"
+    assert device_of_accelerator("cpu") == "cpu"

@@ -1,11 +1,11 @@
 import numpy as np
 
 from orlvlmf.env import make_env
-from envcheck import check_env
+from orlvlmf.env.check import check_env
 
 
 def test_cartpole_contract():
-    check_env("cartpole", size=40, steps=10)
+    check_env("cartpole", image_size=40, steps=10).raise_if_failed()
 
 
 def test_cartpole_spec_reward_and_clamps():

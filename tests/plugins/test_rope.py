@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from envcheck import check_env
+from orlvlmf.env.check import check_env
 from orlvlmf.env import EnvError, make_env
 
 
 def test_rope_contract():
-    check_env("rope", size=48, steps=3, observations=("state", "image", "point_cloud"))
+    check_env("rope", image_size=48, steps=3).raise_if_failed()  # state, image, point_cloud
 
 
 def test_rope_reward_success_and_point_cloud():

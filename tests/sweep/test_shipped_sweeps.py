@@ -41,3 +41,52 @@ def test_paper_numbers():
     assert paper_number("II", "cartpole", "random", "proximity") == (-214.92, 8.19)
     assert paper_number("II", "drawer", "random", "bc") is None
     assert paper_number("none", "drawer", "random", "ours") is None
+
+
+def test_ours_vlm_labels_with_the_simulated_vlm(tmp_path):
+    """The "Ours, VLM-like teacher" column: simulated VLM with position bias 0.3 and proximity noise,
+    everything else as "ours" (same stages, so it shares the dataset but not the labels)."""
+    cfg, file = load_sweep_config("table1.yaml", [f"out_dir={tmp_path}", "seeds=[0]",
+                                                   "methods=[ours,ours_vlm]", "tasks=[drawer]"])
+    by_method = {c.method: compose(c, cfg) for c in cells_of(cfg, file) if c.quality == "random"}
+    vlm, ours = by_method["ours_vlm"], by_method["ours"]
+    assert vlm.feedback.name == "simulated_vlm" and ours.feedback.name == "scripted"
+    assert vlm.feedback.position_bias == 0.3 and vlm.feedback.flip_p == 0.3
+    assert vlm.feedback.proximity_scale == 0.2 and vlm.feedback.unsure_p == 0.5
+    assert list(vlm.stages) == list(ours.stages) and vlm.dataset == ours.dataset
+
+
+@pytest.mark.parametrize("name", ["table1.yaml", "table2.yaml"])
+def test_soccer_and_rope_cells_use_the_measured_settings(name, tmp_path):
+    """The per-task settings of docs/results/soccer_rope_investigation.md reach every soccer and rope
+    cell (IQL's gamma only the IQL cells of the reduced protocol); drawer keeps its shipped env;
+    no cell writes rollout GIFs."""
+    from orlvlmf.config import load_config
+
+    for protocol, episodes in (("reduced", None), ("full", 1000)):
+        cfg, file = load_sweep_config(name, [f"protocol={protocol}", f"out_dir={tmp_path}", "seeds=[0]",
+                                             "tasks=[soccer,rope,drawer]", "qualities=[random]"])
+        seen = set()
+        for cell in cells_of(cfg, file):
+            run = compose(cell, cfg)
+            task, shipped = cell.task.name, load_config(cell.config_path)
+            seen.add(task)
+            assert run.evaluation.save_videos == 0
+            if task == "soccer":
+                assert run.env.jitter is True and run.env.success_threshold == 0.1
+                assert list(run.env.hand_init) == [0, 0.56, 0.05]
+                assert run.dataset.episodes == (episodes or 100)
+                if run.policy.name == "iql":
+                    assert run.policy.gamma == (0.95 if protocol == "reduced" else shipped.policy.gamma)
+                else:  # the imitation learners keep their own defaults (GAIL's PPO has a gamma)
+                    own = load_config(cell.config_path, [f"policy.name={run.policy.name}"]).policy
+                    assert run.policy.get("gamma") == own.get("gamma")
+                assert shipped.env.jitter is False  # the preset itself is unchanged
+            elif task == "rope":
+                assert run.env.max_move == 0.06 and shipped.env.max_move == 0.03
+                assert run.dataset.episodes == (episodes or 300)
+            else:
+                assert run.env == shipped.env
+                if run.policy.name == "iql":
+                    assert run.policy.gamma == shipped.policy.gamma
+        assert seen == {"soccer", "rope", "drawer"}

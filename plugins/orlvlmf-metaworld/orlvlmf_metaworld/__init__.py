@@ -1,6 +1,11 @@
-"""orlvlmf env plugins ``drawer-open`` and ``soccer`` (MetaWorld v3 tasks).
+"""orlvlmf env plugins ``metaworld`` (any MetaWorld v3 task) and the presets ``drawer-open`` and
+``soccer`` (RL-VLM-F's set-up of two of them).
 
 Entry points are the spec classes here (cheap); metaworld/mujoco are imported in ``env.py``.
+``env: {name: metaworld, task: door-open-v3}`` runs any of metaworld's 50 v3 tasks with its
+default hand start, the ``auto`` camera and metaworld's success test; the presets keep the hand
+starts, cameras, jitter ranges and success tests below (and give the same episodes as before the
+generic env existed: tests/plugins/test_metaworld.py checks hashes of collected episodes).
 
 Start poses (measured with 40 uniformly random 500-step episodes each, see docs/envs/README.md):
 the drawer hand starts at RL-VLM-F's (0, 0.75, 0.15): from metaworld's default (0, 0.6, 0.2)
@@ -44,6 +49,20 @@ class SoccerConfig:
     render_samples: int = ranged(0, ge=0)  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
 
 
+@dataclass
+class MetaWorldConfig:
+    """Options of ``metaworld``: any MetaWorld v3 task (``orlvlmf_metaworld.tasks.TASK_TEXTS``)."""
+
+    task: str = "???"  # e.g. door-open-v3 (or door-open); required
+    hand_init: Optional[List[float]] = None  # hand start (x, y, z); None: the task's own
+    jitter: bool = False  # object/goal positions drawn per episode from the random reset space
+    jitter_low: Optional[List[float]] = None  # replace that space's bounds (the task's size);
+    jitter_high: Optional[List[float]] = None  # (without jitter: one draw from it, seeded 0)
+    camera: str = "auto"  # "auto" (frames hand, objects, goal), "rlvlmf" (drawer/soccer) or a metaworld camera
+    success_threshold: Optional[float] = None  # success when obj_to_target <= this; None: metaworld's test
+    render_samples: int = 0  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
+
+
 class _MetaWorldSpec(EnvSpec):
     task: str = ""
     supported_observations = ("state", "image")
@@ -53,7 +72,30 @@ class _MetaWorldSpec(EnvSpec):
     def make(cls, config, observations=("state", "image"), image_size=128, horizon=None):
         from orlvlmf_metaworld.env import MetaWorldEnv
 
-        return MetaWorldEnv(cls, config, observations=observations, image_size=image_size,
+        return MetaWorldEnv(cls.task, config, env_id=cls.env_id, task_text=cls.task_text, preset=True,
+                            observations=observations, image_size=image_size,
+                            horizon=horizon or cls.default_horizon)
+
+
+class MetaWorldSpec(EnvSpec):
+    """Any MetaWorld v3 task, chosen by ``env.task``."""
+
+    Config = MetaWorldConfig
+    env_id = "metaworld"
+    supported_observations = ("state", "image")
+    default_horizon = 500
+
+    @classmethod
+    def make(cls, config, observations=("state", "image"), image_size=128, horizon=None):
+        from metaworld.env_dict import ALL_V3_ENVIRONMENTS
+
+        from orlvlmf_metaworld.env import MetaWorldEnv
+        from orlvlmf_metaworld.tasks import TASK_TEXTS, resolve_task
+
+        task = resolve_task(config.task, ALL_V3_ENVIRONMENTS)
+        text = TASK_TEXTS.get(task, "to do the task " + task.removesuffix("-v3").replace("-", " "))
+        return MetaWorldEnv(task, config, env_id=f"metaworld/{task}", task_text=text, preset=False,
+                            observations=observations, image_size=image_size,
                             horizon=horizon or cls.default_horizon)
 
 
