@@ -59,8 +59,8 @@ class MetaWorldConfig:
     jitter_low: Optional[List[float]] = None  # replace that space's bounds (the task's size);
     jitter_high: Optional[List[float]] = None  # (without jitter: one draw from it, seeded 0)
     camera: str = "auto"  # "auto" (frames hand, objects, goal), "rlvlmf" (drawer/soccer) or a metaworld camera
-    success_threshold: Optional[float] = None  # success when obj_to_target <= this; None: metaworld's test
-    render_samples: int = 0  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
+    success_threshold: Optional[float] = ranged(None, gt=0)  # success when obj_to_target <= this; None: metaworld's test
+    render_samples: int = ranged(0, ge=0)  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
 
 
 class _MetaWorldSpec(EnvSpec):
