@@ -81,13 +81,17 @@ def configure_logging(verbose: bool) -> None:
         warnings.filterwarnings("ignore", message=message, category=category)
 
 
-def _pipeline(cfg):
+VERIFY_HELP = ("hash every artifact again instead of trusting an unchanged size and modification "
+               "time (a file damaged in place is redone)")
+
+
+def _pipeline(cfg, args: argparse.Namespace | None = None):
     from omegaconf import OmegaConf
 
     from orlvlmf.pipeline.runner import Pipeline
     from orlvlmf.pipeline.tensorboard import log_config
 
-    pipe = Pipeline(cfg)
+    pipe = Pipeline(cfg, verify=bool(getattr(args, "verify", False)))
     log_config(pipe.run_dir, OmegaConf.to_yaml(cfg, resolve=False))  # no secret: unresolved
     return pipe
 
@@ -96,7 +100,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from orlvlmf.report.summary import fit_summary
 
     cfg = _load(args)
-    pipe = _pipeline(cfg)
+    pipe = _pipeline(cfg, args)
     results = pipe.run(force=args.force)
     ran = sum(r.status == "ran" for r in results)
     print(f"fit: {len(results)} stage runs ({ran} ran, {len(results) - ran} up to date) in {pipe.run_dir}")
@@ -113,7 +117,7 @@ def _stage_command(name: str) -> Callable[[argparse.Namespace], int]:
 
             print(dry_run(cfg, run_dir_of(cfg)))
             return 0
-        _pipeline(cfg).run([name], force=args.force)
+        _pipeline(cfg, args).run([name], force=args.force)
         return 0
 
     return run
@@ -212,12 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "config are unchanged are skipped, interrupted ones resume.")
     _add_config_args(p)
     p.add_argument("--force", action="store_true", help="redo every stage even if up to date")
+    p.add_argument("--verify", action="store_true", help=VERIFY_HELP)
     p.set_defaults(func=cmd_fit)
 
     for name, text in stages.items():
         p = sub.add_parser(name, help=f"stage: {text}", description=f"Run one stage: {text}.")
         _add_config_args(p)
         p.add_argument("--force", action="store_true", help="redo the stage even if up to date")
+        p.add_argument("--verify", action="store_true", help=VERIFY_HELP)
         if name == "label":
             p.add_argument("--dry-run", action="store_true",
                            help="print the queries, calls, tokens per call and price; send nothing")

@@ -199,3 +199,45 @@ def test_verbose_flag_before_or_after_the_command():
     for argv in (["-v", "fit", "-c", "x"], ["fit", "-c", "x", "--verbose"], ["sweep", "-c", "x", "-v"]):
         assert build_parser().parse_args(argv).verbose is True
     assert build_parser().parse_args(["fit", "-c", "x"]).verbose is False
+
+
+# -- issue 12, item 11: a damaged artifact -------------------------------------------------------
+def _image_dataset(path):
+    import numpy as np
+
+    from orlvlmf.data.dataset import DatasetWriter
+
+    rng = np.random.default_rng(0)
+    with DatasetWriter(path, {"task_text": "make it bright"}) as w:
+        for _ in range(3):
+            img = rng.integers(0, 255, (21, 16, 16, 3), dtype=np.uint8)
+            w.add_episode(observations={"image": img, "state": img.mean((1, 2)).astype(np.float32)},
+                          actions=rng.uniform(-1, 1, (20, 2)), reward=img[1:].mean((1, 2, 3)) / 255,
+                          success=np.zeros(20, bool))
+    return path
+
+
+def test_a_damaged_dataset_is_named_with_how_to_redo_collect_and_verify_redoes_it(tmp_path, capsys):
+    import yaml
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "name": "dmg", "run_dir": str(tmp_path / "runs"), "stages": ["collect", "label"],
+        "dataset": {"source": "file", "path": str(_image_dataset(tmp_path / "src.h5")),
+                    "observations": ["image", "state"]},
+        "pairs": {"num_queries": 10, "min_gap": 1}}))
+    assert main(["collect", "-c", str(cfg)]) == 0
+    h5 = tmp_path / "runs" / "dmg" / "dataset.h5"
+    st = h5.stat()
+    data = bytearray(h5.read_bytes())
+    data[:8] = b"XXXXXXXX"  # damaged in place: same size, same mtime
+    h5.write_bytes(bytes(data))
+    os.utime(h5, ns=(st.st_atime_ns, st.st_mtime_ns))
+    capsys.readouterr()
+    assert main(["label", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert str(h5) in err and "orlvlmf collect --force" in err and "Traceback" not in err, err
+    assert main(["fit", "--verify", "-c", str(cfg)]) == 0  # hashed again: collect is redone
+    out = capsys.readouterr().out
+    assert "collect: running" in out or "collect: starting over" in out, out
+    assert h5.read_bytes()[:8] != b"XXXXXXXX"

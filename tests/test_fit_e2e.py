@@ -50,3 +50,13 @@ def test_fit_runs_every_stage_writes_report_and_skips_on_rerun(tiny_fit, capsys)
     out = capsys.readouterr().out
     assert "11 stage runs (0 ran, 11 up to date)" in out
     assert "(11 stage runs were up to date: their time is from the run that made them)" in out
+
+
+def test_every_file_of_a_fit_has_one_mode(tiny_fit):
+    """Issue 12, item 12: config.yaml, manifest.json and reward_metrics.json were written 0600 (a
+    temporary file renamed into place), every other file 0644."""
+    modes = tiny_fit.modes
+    assert {"config.yaml", "manifest.json", "seed_0/reward_metrics.json", "dataset.h5",
+            "labels.sqlite"} <= set(modes)
+    odd = {f: oct(m) for f, m in modes.items() if m != 0o644}
+    assert not odd, odd

@@ -10,6 +10,8 @@ Checking (before any work starts)
     * unknown keys → error naming the key, the file that set it and the closest valid key;
     * wrong types → error naming the key, the value and the file;
     * missing required values (``???``) → error naming the key and how to set it;
+    * values outside the range their field declares (``ranged`` / ``checked`` in
+      :mod:`orlvlmf.config.structured`) → error naming the key, the valid range and the file;
     * component nodes are checked against the config dataclass the component registered;
     * a secret-looking key (``api_key``, ``token``, ...) given a literal value is refused: secrets
       come from the environment only.
@@ -28,7 +30,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from orlvlmf.config.structured import ConfigError, component_kind, component_optional, unknown_key
+from orlvlmf.config.structured import (ConfigError, component_kind, component_optional, unknown_key,
+                                       value_problem)
 from orlvlmf.registry import REGISTRY, SINGULAR, RegistryError
 
 COMMAND_LINE = "the command line"
@@ -212,6 +215,9 @@ class _Checker:
             self.fail(key, f"bad value for '{key}'" + (f" ({value!r})" if value is not None else "")
                       + f": {str(err).splitlines()[0]}")
         out = OmegaConf.to_container(merged, resolve=False)
+        bad = value_problem(cls, out, prefix)  # the ranges / checks declared beside the fields
+        if bad:
+            self.fail(*bad)
         for key, (kind, value) in components.items():
             out[key] = None if value is None else self.check_component(kind, value, f"{prefix}{key}")
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.structured import component_field
+from orlvlmf.config.structured import checked, component_field, plain_name, ranged
 from orlvlmf.data.config import DatasetConfig
 from orlvlmf.evaluation.config import EvaluationConfig
 from orlvlmf.feedback.config import LabelStoreConfig, PairsConfig
@@ -23,7 +23,7 @@ class TrainerConfig:
     devices: Any = 1
     strategy: str = "auto"
     precision: str = "32-true"
-    num_threads: int = 2
+    num_threads: int = ranged(2, ge=1)
     progress: bool = True
 
 
@@ -31,9 +31,9 @@ class TrainerConfig:
 class RunConfig:
     """Everything ``orlvlmf fit`` needs; the task text lives with the env unless overridden."""
 
-    name: str = "???"
+    name: str = checked("???", plain_name)  # one folder under run_dir
     run_dir: str = "runs"
-    seeds: List[int] = field(default_factory=lambda: [0])
+    seeds: List[int] = ranged(default_factory=lambda: [0], ge=0, min_items=1)
     task: Optional[str] = None  # goal sentence for the VLM; None: the env's own
     stages: List[str] = field(default_factory=lambda: list(DEFAULT_STAGES))
     # no env (omitted or null): an imported dataset without a simulator; stages that need one are

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
+from orlvlmf.config.structured import ranged
+
 
 @dataclass
 class DatasetKeys:
@@ -37,9 +39,9 @@ class DatasetConfig:
     path: Optional[str] = None
     keys: DatasetKeys = field(default_factory=DatasetKeys)
     quality: str = "random"  # random | medium | expert
-    episodes: int = 100
-    horizon: Optional[int] = None  # None: the env's default
+    episodes: int = ranged(100, ge=1)
+    horizon: Optional[int] = ranged(None, ge=1)  # None: the env's default
     observations: List[str] = field(default_factory=lambda: ["state", "image"])
-    image_size: Optional[int] = 128
-    seed: int = 0
-    workers: int = 1  # processes rolling out episodes (the dataset is the same for any number)
+    image_size: Optional[int] = ranged(128, ge=8, le=2048)
+    seed: int = ranged(0, ge=0)
+    workers: int = ranged(1, ge=1)  # processes rolling out episodes (the dataset is the same for any number)

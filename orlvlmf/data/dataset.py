@@ -64,19 +64,42 @@ def _json_default(obj: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------------------------
+WRITE_MARGIN = 1 << 20  # bytes kept free for HDF5's metadata when the file is closed
+
+
+class DiskFull(DatasetError):
+    """The disk filled up while a dataset was written; the message names the file, the free
+    space and the space the dataset needs."""
+
+
+def _no_space(err: OSError) -> bool:
+    import errno
+
+    return err.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(err)
+
+
 class DatasetWriter:
     """Append episodes to ``<path>.partial``; on a clean exit rename it to ``path``.
 
     An exception inside the ``with`` block (or a killed process) leaves no file at ``path``:
-    only the ``.partial`` file, which readers refuse.
+    only the ``.partial`` file, which readers refuse (an exception deletes it too).
+
+    A full disk raises :class:`DiskFull` (a :class:`DatasetError`) naming the file, the free space
+    and what the dataset needs — from the bytes its episodes took so far, for
+    ``expected_episodes`` when given.  It is raised *before* the disk fills: an episode is written
+    only when the disk has room for its raw bytes plus :data:`WRITE_MARGIN` (HDF5 cannot close
+    a file whose writes failed: the interpreter would crash at exit), and each episode is flushed
+    to disk before the next is checked.  With ``expected_episodes`` the writer also stops as soon
+    as the episodes still to come cannot fit.
     """
 
     def __init__(self, path: str | os.PathLike, metadata: Mapping[str, Any] | None = None,
-                 compression: str = "lzf"):
+                 compression: str = "lzf", expected_episodes: int | None = None):
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + PARTIAL_SUFFIX)
         self.metadata = dict(metadata or {})
         self.compression = compression
+        self.expected_episodes = expected_episodes
         self._file = None
         self._n = 0  # transitions written
         self._rows = 0  # frames written
@@ -108,11 +131,38 @@ class DatasetWriter:
         self._file.attrs["complete"] = False
 
     def abort(self) -> None:
+        """Drop the partial file.  It is emptied first, so that HDF5 can flush and close it even
+        on a full disk (a file left half-open crashes the interpreter at exit)."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            f, self._file = self._file, None
+            try:
+                os.truncate(self.partial, 0)
+            except OSError:
+                pass
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001 - the file is being thrown away
+                pass
         self.partial.unlink(missing_ok=True)
 
+    def _disk_full(self, err: OSError | None = None, episode_bytes: float | None = None) -> "DiskFull":
+        """The :class:`DiskFull` error for this file: free space and what the dataset needs
+        (per episode: what the written ones took, else ``episode_bytes``)."""
+        import shutil
+
+        written = self.partial.stat().st_size if self.partial.exists() else 0
+        free = shutil.disk_usage(self.partial.parent).free + written  # once the partial file is gone
+        done = self.num_episodes
+        per_episode = written / done if done else (episode_bytes or 0)
+        mib = lambda b: f"{b / 2**20:.1f} MiB"  # noqa: E731
+        if self.expected_episodes:
+            need = (f"it needs about {mib(per_episode * self.expected_episodes + WRITE_MARGIN)} for "
+                    f"{self.expected_episodes} episodes")
+        else:
+            need = f"it needs about {mib(per_episode)} per episode ({done} written)"
+        return DiskFull(f"disk full writing {self.path}: {mib(free)} free there and {need}. Free "
+                        f"space or point run_dir at a larger disk and run again (nothing was kept)"
+                        + (f" [{err.strerror or err}]" if err is not None else ""))
     def close(self) -> None:
         """Finish the file and move it into place."""
         if self._file is None:
@@ -121,13 +171,21 @@ class DatasetWriter:
             self.abort()
             raise DatasetError(f"{self.path}: no episodes were added; nothing written")
         f = self._file
-        f.create_dataset("episode_starts", data=np.asarray(self._starts, dtype=np.int64))
-        self.metadata["action_min"] = self._act_min.tolist()
-        self.metadata["action_max"] = self._act_max.tolist()
-        f.attrs["metadata"] = json.dumps(self.metadata, default=_json_default, sort_keys=True)
-        f.attrs["num_transitions"] = self._n
-        f.attrs["num_episodes"] = len(self._starts) - 1
-        f.attrs["complete"] = True
+        try:
+            f.create_dataset("episode_starts", data=np.asarray(self._starts, dtype=np.int64))
+            self.metadata["action_min"] = self._act_min.tolist()
+            self.metadata["action_max"] = self._act_max.tolist()
+            f.attrs["metadata"] = json.dumps(self.metadata, default=_json_default, sort_keys=True)
+            f.attrs["num_transitions"] = self._n
+            f.attrs["num_episodes"] = len(self._starts) - 1
+            f.attrs["complete"] = True
+            f.flush()
+        except OSError as err:
+            full = self._disk_full(err) if _no_space(err) else None
+            self.abort()
+            if full is not None:
+                raise full from None
+            raise
         f.close()
         self._file = None
         os.replace(self.partial, self.path)
@@ -229,14 +287,42 @@ class DatasetWriter:
         self._act_max = hi if self._act_max is None else np.maximum(self._act_max, hi)
         for k, v in obs.items():  # nothing of the episode is written unless all of it fits
             self._check_shape(f"observations/{k}", v, where)
-        self._append("actions", actions)
-        for name, col in cols.items():
-            self._append(name, col)
-        for k, v in obs.items():
-            self._append(f"observations/{k}", v)
+        raw = actions.nbytes + sum(c.nbytes for c in cols.values()) + sum(v.nbytes for v in obs.values())
+        self._room_for(raw)
+        try:
+            self._append("actions", actions)
+            for name, col in cols.items():
+                self._append(name, col)
+            for k, v in obs.items():
+                self._append(f"observations/{k}", v)
+            self._file.flush()  # on disk now: the next episode's room check sees what this one took
+        except OSError as err:
+            if _no_space(err):
+                raise self._disk_full(err) from None
+            raise
         self._n += T
         self._rows += T + 1
         self._starts.append(self._n)
+        self._check_room()
+
+    def _room_for(self, raw_bytes: int) -> None:
+        """Refuse an episode the disk has no room for (compression may not shrink it)."""
+        import shutil
+
+        if shutil.disk_usage(self.partial.parent).free < raw_bytes * 1.05 + WRITE_MARGIN:
+            raise self._disk_full(episode_bytes=raw_bytes)
+
+    def _check_room(self) -> None:
+        """Stop early when the episodes still to come cannot fit (from the bytes per episode so
+        far); the real write failure is caught too, this only saves the wait."""
+        import shutil
+
+        left = (self.expected_episodes or 0) - self.num_episodes
+        if left <= 0 or not self.partial.exists():
+            return
+        per_episode = self.partial.stat().st_size / self.num_episodes
+        if per_episode * left > shutil.disk_usage(self.partial.parent).free:
+            raise self._disk_full()
 
     @property
     def num_transitions(self) -> int:

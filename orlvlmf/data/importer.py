@@ -347,7 +347,8 @@ class DatasetReader:
                 "env_id": None, **src.metadata,
                 "keys": {k: v for k, v in keys.items() if v is not None}}
         label = f"import {self.registry_name} {Path(path).name}"
-        with DatasetWriter(out, meta) as w, Progress(src.num_episodes, label, options.progress) as bar:
+        with DatasetWriter(out, meta, expected_episodes=src.num_episodes) as w, \
+                Progress(src.num_episodes, label, options.progress) as bar:
             for ep in src.episodes(keys):
                 args = writer_args(ep, options.image_size)
                 w.add_episode(**args)

@@ -89,7 +89,7 @@ def collect_dataset(env_cfg: Any, out: Path, *, quality: str = "random", episode
     returns, successes, final, labels = [], [], [], []
     t0 = time.perf_counter()
     try:
-        with DatasetWriter(out, meta) as w, \
+        with DatasetWriter(out, meta, expected_episodes=int(episodes)) as w, \
                 Progress(int(episodes), f"collect {env.env_id}/{quality}", progress) as bar:
             for e, ep in enumerate(episodes_iter):
                 w.add_episode(**ep.writer_args(), where=f"collect {env.env_id}: episode {e}")

@@ -7,12 +7,13 @@ IQL heads (orthogonal init) and the baselines' networks.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Sequence
 
 import torch
 from torch import nn
 
+from orlvlmf.config.structured import ranged
 from orlvlmf.encoders.base import Encoder
 from orlvlmf.registry import register
 
@@ -50,7 +51,7 @@ def mlp(sizes: Sequence[int], activation: str = "relu", *, layer_norm: bool = Fa
 
 @dataclass
 class MLPEncoderConfig:
-    hidden: List[int] = field(default_factory=lambda: [256, 256])
+    hidden: List[int] = ranged(default_factory=lambda: [256, 256], ge=1, min_items=1)
     activation: str = "relu"
     layer_norm: bool = False
 

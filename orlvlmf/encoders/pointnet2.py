@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from orlvlmf.encoders import preprocess as pp
+from orlvlmf.config.structured import ranged
 from orlvlmf.encoders.base import Encoder
 from orlvlmf.registry import register
 
@@ -105,12 +106,12 @@ class SetAbstraction(nn.Module):
 
 @dataclass
 class PointNet2EncoderConfig:
-    num_points: int = 512  # fixed cloud size after preprocessing
-    npoints: List[int] = field(default_factory=lambda: [128, 32])  # centres per SA level
-    radii: List[float] = field(default_factory=lambda: [0.1, 0.2])  # in the cloud's units (m)
-    nsamples: List[int] = field(default_factory=lambda: [32, 32])
+    num_points: int = ranged(512, ge=1)  # fixed cloud size after preprocessing
+    npoints: List[int] = ranged(default_factory=lambda: [128, 32], ge=1, min_items=1)  # centres per SA level
+    radii: List[float] = ranged(default_factory=lambda: [0.1, 0.2], gt=0, min_items=1)  # in the cloud's units (m)
+    nsamples: List[int] = ranged(default_factory=lambda: [32, 32], ge=1, min_items=1)
     mlps: List[List[int]] = field(default_factory=lambda: [[32, 32, 64], [64, 64, 128]])
-    global_mlp: List[int] = field(default_factory=lambda: [128, 256])
+    global_mlp: List[int] = ranged(default_factory=lambda: [128, 256], ge=1, min_items=1)
     use_features: bool = True  # channels beyond xyz enter SA_1 as point features
 
 

@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 import torch
 
 from orlvlmf.encoders import preprocess as pp
+from orlvlmf.config.structured import ranged
 from orlvlmf.encoders.base import Encoder
 from orlvlmf.registry import register
 
@@ -21,12 +22,12 @@ from orlvlmf.registry import register
 @dataclass
 class ResNetEncoderConfig:
     model: str = "resnet18"
-    image_size: Optional[int] = None  # network input side; None: the stored frame's size
-    in_chans: Optional[int] = None  # None: the stored frame's channels (must match if set)
+    image_size: Optional[int] = ranged(None, ge=8, le=2048)  # network input side; None: the stored frame's size
+    in_chans: Optional[int] = ranged(None, ge=1)  # None: the stored frame's channels (must match if set)
     weights: Optional[str] = None  # local state-dict file
-    random_shift: int = 4  # px of random-shift augmentation at the input size (training only)
+    random_shift: int = ranged(4, ge=0)  # px of random-shift augmentation at the input size (training only)
     mean: List[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
-    std: List[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    std: List[float] = ranged(default_factory=lambda: [0.229, 0.224, 0.225], gt=0)
 
 
 def _timm():

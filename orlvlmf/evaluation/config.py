@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orlvlmf.config.structured import ranged
+
 
 @dataclass
 class EvaluationConfig:
@@ -14,8 +16,8 @@ class EvaluationConfig:
     pixels (``videos/``; shown in the report and TensorBoard; 0: none).
     """
 
-    episodes: int = 10
-    seed: int = 1000
-    save_videos: int = 2
-    video_size: int = 128
-    video_fps: int = 20
+    episodes: int = ranged(10, ge=1)
+    seed: int = ranged(1000, ge=0)
+    save_videos: int = ranged(2, ge=0)
+    video_size: int = ranged(128, ge=8, le=2048)
+    video_fps: int = ranged(20, ge=1)

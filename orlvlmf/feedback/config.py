@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from orlvlmf.config.structured import checked, env_var_name, one_of, ranged
+
 
 @dataclass
 class PairsConfig:
@@ -29,19 +31,19 @@ class PairsConfig:
     are skipped.  The sampler is prefix-stable: the first K pairs do not depend on ``num_queries``.
     """
 
-    num_queries: int = 2000  # paid queries (with feedback.both_orders: 2 per pair)
-    min_gap: int = 10  # minimum time gap between two frames of one episode
-    seed: int = 0
+    num_queries: int = ranged(2000, ge=1)  # paid queries (with feedback.both_orders: 2 per pair)
+    min_gap: int = ranged(10, ge=0)  # minimum time gap between two frames of one episode
+    seed: int = ranged(0, ge=0)
     image_key: str = "image"  # observation shown to the labeler
     skip_identical: bool = True
     # uniform: the sampler's first pairs | disagreement: rounds of the pairs the reward ensemble
     # disagrees on most (orlvlmf.feedback.active)
     strategy: str = "uniform"
-    initial_queries: int = 500  # disagreement: round 0 (uniform pairs), in queries
-    round_queries: int = 250  # disagreement: queries per later round
-    pool_size: int = 5000  # disagreement: candidate pairs scored per round
-    round_epochs: int = 5  # disagreement: epochs of the brief reward fit before each round
-    round_ensemble: int = 3  # disagreement: members of that fit (>= 2: their spread is the score)
+    initial_queries: int = ranged(500, ge=1)  # disagreement: round 0 (uniform pairs), in queries
+    round_queries: int = ranged(250, ge=1)  # disagreement: queries per later round
+    pool_size: int = ranged(5000, ge=1)  # disagreement: candidate pairs scored per round
+    round_epochs: int = ranged(5, ge=1)  # disagreement: epochs of the brief reward fit before each round
+    round_ensemble: int = ranged(3, ge=2)  # disagreement: members of that fit (>= 2: their spread is the score)
 
 
 @dataclass
@@ -81,11 +83,11 @@ class ScriptedConfig(QueryConfig):
         Close states (d -> 0) are flipped with probability ``flip_p``; far ones almost never.
     """
 
-    tie_threshold: float = 0.0
+    tie_threshold: float = ranged(0.0, ge=0)
     noise: str = "none"  # none | flip | proximity
-    flip_p: float = 0.0
-    proximity_scale: float = 0.1
-    noise_seed: int = 0
+    flip_p: float = ranged(0.0, ge=0, le=1)
+    proximity_scale: float = ranged(0.1, gt=0)
+    noise_seed: int = ranged(0, ge=0)
 
 
 @dataclass
@@ -96,20 +98,23 @@ class ChatConfig(QueryConfig):
     then a label line; else one call), frames sent at ``image_size`` px.  Scheduling:
     ``concurrency`` calls in flight; each call has ``timeout_s`` and up to ``max_retries`` retries,
     the first waiting ``backoff_s`` * U(0.5, 1.5), doubling up to ``max_backoff_s`` (or what the
-    server's Retry-After says).  Budget caps (``max_queries``, ``max_cost_usd``) apply to one
-    labeling invocation; answers already in the store cost nothing.
+    server's Retry-After says).  Budget caps (``max_queries``, ``max_cost_usd``) count what the
+    label store recorded as spent plus this invocation (``budget_scope: store``), or this
+    invocation alone (``budget_scope: invocation``); answers already in the store cost nothing
+    (:mod:`orlvlmf.feedback.labeling.budget`).
     """
 
     prompt_version: str = "v1"
     two_stage: bool = True
-    image_size: int = 224
-    concurrency: int = 8
-    timeout_s: float = 60.0
-    max_retries: int = 5
-    backoff_s: float = 1.0  # first retry waits backoff_s * U(0.5, 1.5), doubling up to max_backoff_s
-    max_backoff_s: float = 60.0
-    max_queries: Optional[int] = None
-    max_cost_usd: Optional[float] = None
+    image_size: int = ranged(224, ge=8, le=2048)
+    concurrency: int = ranged(8, ge=1)
+    timeout_s: float = ranged(60.0, gt=0)
+    max_retries: int = ranged(5, ge=0)
+    backoff_s: float = ranged(1.0, ge=0)  # first retry waits backoff_s * U(0.5, 1.5), doubling up to max_backoff_s
+    max_backoff_s: float = ranged(60.0, ge=0)
+    max_queries: Optional[int] = ranged(None, ge=1)
+    max_cost_usd: Optional[float] = ranged(None, gt=0)
+    budget_scope: str = checked("store", one_of("store", "invocation"))
 
 
 @dataclass
@@ -131,13 +136,13 @@ class LiteLLMConfig(ChatConfig):
 
     model: str = "gpt-4o"
     api_base: Optional[str] = None
-    api_key_env: Optional[str] = None
-    temperature: float = 0.0
-    max_tokens: int = 600
-    input_usd_per_mtok: Optional[float] = None
-    output_usd_per_mtok: Optional[float] = None
+    api_key_env: Optional[str] = checked(None, env_var_name)  # the variable's NAME, never the key
+    temperature: float = ranged(0.0, ge=0, le=2)
+    max_tokens: int = ranged(600, ge=1)
+    input_usd_per_mtok: Optional[float] = ranged(None, ge=0)
+    output_usd_per_mtok: Optional[float] = ranged(None, ge=0)
     batch: bool = False
-    batch_poll_s: float = 30.0
+    batch_poll_s: float = ranged(30.0, gt=0)
     batch_window: str = "24h"  # the provider's completion window
 
 
@@ -167,12 +172,12 @@ class SimulatedVLMConfig(ChatConfig):
     where asking both orders can only turn errors into ties, never catch a flip.
     """
 
-    tie_threshold: float = 0.0
-    proximity_scale: float = 0.1
-    abstain_p: float = 0.0
-    unsure_p: float = 0.0
-    position_bias: float = 0.5
-    flip_p: float = 0.0
-    error_p: float = 0.0
-    order_correlation: float = 0.0
-    seed: int = 0
+    tie_threshold: float = ranged(0.0, ge=0)
+    proximity_scale: float = ranged(0.1, gt=0)
+    abstain_p: float = ranged(0.0, ge=0, le=1)
+    unsure_p: float = ranged(0.0, ge=0, le=1)
+    position_bias: float = ranged(0.5, ge=0, le=1)
+    flip_p: float = ranged(0.0, ge=0, le=1)
+    error_p: float = ranged(0.0, ge=0, le=1)
+    order_correlation: float = ranged(0.0, ge=0, le=1)
+    seed: int = ranged(0, ge=0)

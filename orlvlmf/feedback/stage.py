@@ -70,10 +70,8 @@ def pair_counts(pc, both_orders: bool) -> tuple[int, int, int]:
     per = 2 if both_orders else 1
     names = ("num_queries", "initial_queries", "round_queries") if pc.strategy == "disagreement" \
         else ("num_queries",)
-    for name in names:
+    for name in names:  # each >= 1: PairsConfig's declared ranges (checked by build / the loader)
         v = int(getattr(pc, name))
-        if v < 1:
-            raise StageError(f"pairs.{name} must be >= 1, got {v}")
         if v % per:
             raise StageError(f"pairs.{name}={v} is odd, but feedback.both_orders asks every pair twice: "
                              f"use an even number of queries ({v - 1} or {v + 1})")
@@ -84,12 +82,8 @@ def check_pairs_config(pc) -> None:
     """One clear error for a bad ``pairs`` section, before any work."""
     if pc.strategy not in STRATEGIES:
         raise StageError(f"pairs.strategy must be one of {', '.join(STRATEGIES)}, got '{pc.strategy}'")
-    if pc.strategy == "disagreement":
-        if int(pc.pool_size) < 1 or int(pc.round_epochs) < 1:
-            raise StageError("pairs.pool_size and pairs.round_epochs must be >= 1")
-        if int(pc.round_ensemble) < 2:
-            raise StageError(f"pairs.round_ensemble must be >= 2 (the members' disagreement scores "
-                             f"the candidates), got {pc.round_ensemble}")
+    # the numbers' ranges (round_ensemble >= 2: the members' disagreement scores the candidates)
+    # are PairsConfig's, checked when the node is built
 
 
 @dataclass
@@ -147,6 +141,7 @@ class LabelStage(Stage):
     inputs = ("collect/dataset.h5",)
     outputs = ("labels.sqlite", "pairs.npz")
     description = "ask the feedback backend which of two frames better achieves the task"
+    resume_note = "answers already in the label store are reused"
 
     def config_sections(self, cfg) -> tuple[str, ...]:
         # the disagreement strategy's rounds depend on the reward model that scores them
@@ -158,7 +153,7 @@ class LabelStage(Stage):
         from orlvlmf.feedback.backends.base import LabelingAborted, PairSource
         from orlvlmf.feedback.labeling import label_pairs
         from orlvlmf.feedback.sampling import PairSamplingError, sample_pairs
-        from orlvlmf.feedback.store import LabelStore
+        from orlvlmf.feedback.store import LabelStore, StoreError
         from orlvlmf.pipeline.manifest import write_npz
 
         cfg = ctx.cfg
@@ -171,30 +166,36 @@ class LabelStage(Stage):
             view = ds if backend.needs_ground_truth else ds.without_ground_truth()
             source = PairSource(view, pc.image_key, task)
             path = store_path(cfg, ctx.run_dir)
-            with LabelStore(path) as store:
-                try:
-                    if pc.strategy == "uniform":
-                        pairs = sample_pairs(ds, settings.num_pairs, pc.min_gap, pc.seed, pc.image_key,
-                                             pc.skip_identical)
-                        res = label_pairs(pairs, source, backend, store, log=ctx.log, both_orders=both)
-                        rounds = np.zeros(len(res.idx0), np.int64)
-                    else:
-                        res, rounds = self._label_in_rounds(ctx, settings, ds, source, store)
-                except PairSamplingError as err:
-                    raise StageError(str(err)) from None
-                except LabelingAborted as err:
-                    raise StageError(f"labeling aborted: {err}") from None
-                sessions = {res.session_id} | {r["session_id"] for r in store.lookup(res.query_keys).values()}
-                store.snapshot(ctx.output("labels.sqlite"), keys=res.query_keys,
-                               session_ids=sessions - {None})
+            try:
+                with LabelStore(path) as store:
+                    try:
+                        if pc.strategy == "uniform":
+                            pairs = sample_pairs(ds, settings.num_pairs, pc.min_gap, pc.seed, pc.image_key,
+                                                 pc.skip_identical)
+                            res = label_pairs(pairs, source, backend, store, log=ctx.log, both_orders=both)
+                            rounds = np.zeros(len(res.idx0), np.int64)
+                        else:
+                            res, rounds = self._label_in_rounds(ctx, settings, ds, source, store)
+                    except PairSamplingError as err:
+                        raise StageError(str(err)) from None
+                    except LabelingAborted as err:
+                        raise StageError(f"labeling aborted: {err}") from None
+                    sessions = {res.session_id} | {r["session_id"] for r in store.lookup(res.query_keys).values()}
+                    store.snapshot(ctx.output("labels.sqlite"), keys=res.query_keys,
+                                   session_ids=sessions - {None})
+            except StoreError as err:
+                raise StageError(str(err)) from None
             st = res.stats
             n_ans = int(res.answered.sum())
             if st.stop_reason.startswith(("budget", "aborted")):
+                scope = ("the caps count all this store has spent" if
+                         cfg.feedback.get("budget_scope", "store") == "store" else
+                         "the caps count this invocation only (feedback.budget_scope: invocation)")
                 raise StageError(
                     f"labeling stopped early ({st.stop_reason}): {n_ans} of {len(res.answered)} "
                     f"pairs answered, kept in {path}. Raise feedback.max_queries / "
-                    f"feedback.max_cost_usd, or lower pairs.num_queries, and run the label stage "
-                    f"again: stored answers are never asked twice")
+                    f"feedback.max_cost_usd ({scope}), or lower pairs.num_queries, and run the "
+                    f"label stage again: stored answers are never asked twice")
             if n_ans == 0:
                 raise StageError(f"no query was answered ({st.failed} failed; see the 'error' column "
                                  f"of {path}). Check the backend settings (feedback.*)")

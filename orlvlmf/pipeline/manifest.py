@@ -3,7 +3,12 @@
 ``runs/<name>/manifest.json`` maps a stage key (``collect``, ``reward@seed1``) to
 ``fingerprint`` (hash of the stage's config sections, version and input artifact hashes),
 ``outputs`` (artifact → content hash, size, mtime) and a ``summary``.  Content hashes are
-recomputed only when an artifact's size or mtime changed since it was recorded.
+recomputed only when an artifact's size or mtime changed since it was recorded — or, with
+``verify`` (``orlvlmf fit --verify``), once for every artifact, so a file damaged in place with
+its size and mtime unchanged is caught.
+
+Every file of a run is written with one mode (``0666`` less the umask, ``0644`` usually);
+:func:`atomic_write_text` included (``mkstemp`` alone would leave ``0600``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # the mode open() would give, as for every other file
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()
@@ -59,6 +65,12 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_npz(path: str | Path, arrays: dict[str, Any]) -> Path:
@@ -79,8 +91,10 @@ def write_npz(path: str | Path, arrays: dict[str, Any]) -> Path:
 
 
 class Manifest:
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, verify: bool = False):
         self.path = Path(run_dir) / MANIFEST
+        self.verify = verify  # hash every artifact again (once), whatever its size and mtime
+        self._verified: set[str] = set()
         self.data: dict[str, Any] = {"stages": {}}
         if self.path.exists():
             self.data = json.loads(self.path.read_text())
@@ -117,7 +131,8 @@ class Manifest:
             p = run_dir / rel
             if not p.exists():
                 return None
-            now = self.describe_output(p, known)
+            now = self.describe_output(p, None if self.verify and rel not in self._verified else known)
+            self._verified.add(rel)
             if now["sha256"] != known["sha256"]:
                 return None
             current[rel] = now
@@ -125,3 +140,10 @@ class Manifest:
             rec["outputs"] = current
             self.save()
         return current
+
+    def damaged(self, run_dir: Path, key: str) -> list[str]:
+        """Outputs of ``key`` whose bytes no longer hash to what the manifest recorded (each
+        file hashed again, whatever its size and mtime): damaged in place, or replaced."""
+        rec = self.get(key) or {"outputs": {}}
+        return [rel for rel, known in rec["outputs"].items()
+                if (run_dir / rel).exists() and content_hash(run_dir / rel) != known["sha256"]]

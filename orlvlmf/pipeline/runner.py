@@ -10,6 +10,9 @@ For each stage (and each seed, for per-seed stages) the runner computes a finger
   rerun too (unless the upstream artifact came out byte-identical);
 * ``.work/<key>-<fingerprint>/`` keeps a stage's checkpoints across an interruption and is
   discarded when the stage finishes or its fingerprint changes → **resume**.
+
+A :class:`Pipeline` holds the run directory's lock (:mod:`.lock`) while it lives: a second
+process on the same run stops at once, naming the first one's pid.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig, OmegaConf
 
+from orlvlmf.config.structured import plain_name
+from orlvlmf.pipeline.lock import RunDirLock
 from orlvlmf.pipeline.manifest import Manifest, atomic_write_text, canonical_hash
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import REGISTRY
@@ -39,6 +44,11 @@ class StageResult:
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
+    """``run_dir/name``; a name that is not one plain folder name (``..``, ``/abs``, ``a/b``) is
+    refused, so a run never writes outside its own folder (the loader refuses it first)."""
+    problem = plain_name(cfg.name)
+    if problem:
+        raise StageError(f"'name' {problem}")
     return Path(cfg.run_dir) / str(cfg.name)
 
 
@@ -110,11 +120,12 @@ def _replace(src: Path, dst: Path) -> None:
 class Pipeline:
     """Runs registered stages over one run directory."""
 
-    def __init__(self, cfg: DictConfig, echo: Callable[[str], None] = print):
+    def __init__(self, cfg: DictConfig, echo: Callable[[str], None] = print, verify: bool = False):
         self.cfg = cfg
         self.run_dir = run_dir_of(cfg)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.manifest = Manifest(self.run_dir)
+        self.lock = RunDirLock(self.run_dir)  # one process per run directory (pipeline/lock.py)
+        self.manifest = Manifest(self.run_dir, verify=verify)  # verify: hash every artifact again
         self.echo = echo
         save_config(cfg, self.run_dir)
 
@@ -178,9 +189,10 @@ class Pipeline:
         work_root = self.run_dir / ".work"
         work = work_root / f"{key}-{fp[:16]}"
         for stale in work_root.glob(f"{key}-*"):
-            if stale != work:
+            if stale != work or force:  # --force always starts clean
                 shutil.rmtree(stale, ignore_errors=True)
-        resumed = work.exists()
+        interrupted = work.exists()
+        kept = interrupted and any(work.iterdir())
         work.mkdir(parents=True, exist_ok=True)
         ctx = StageContext(
             cfg=self.cfg,
@@ -192,10 +204,20 @@ class Pipeline:
             inputs=inputs,
             artifacts_dir=self.run_dir / _seed_dir(seed) if seed is not None else self.run_dir,
         )
-        self.echo(f"{key}: {'resuming' if resumed else 'running'}" + (
-            f" ({stage.description})" if stage.description else ""))
+        if kept:
+            how = "resuming from what the interrupted run kept"
+        elif interrupted:
+            how = ("starting over (the interrupted run kept no checkpoint"
+                   + (f"; {stage.resume_note}" if stage.resume_note else "") + ")")
+        else:
+            how = "running"
+        self.echo(f"{key}: {how}" + (f" ({stage.description})" if stage.description else ""))
         t0 = time.perf_counter()
-        summary = stage.run(ctx) or {}
+        try:
+            summary = stage.run(ctx) or {}
+        except Exception as err:  # a damaged input explains it better than the read error does
+            self._blame_damaged_input(stage, name, seed, err)
+            raise
         seconds = time.perf_counter() - t0
         missing = [o for o in stage.outputs if not (staging / o).exists()]
         if missing:
@@ -213,6 +235,19 @@ class Pipeline:
         shutil.rmtree(work, ignore_errors=True)
         self.echo(f"{key}: done in {seconds:.1f} s ({_one_line(summary)})")
         return StageResult(key, "ran", seconds, summary)
+
+    def _blame_damaged_input(self, stage: Stage, name: str, seed: int | None, err: Exception) -> None:
+        """Raise a :class:`StageError` naming an input of the failed stage whose bytes changed
+        since its stage wrote it (size and mtime may be unchanged), and how to redo that stage."""
+        for ref in stage.input_refs(self.cfg):
+            for label, key, rel in input_keys(self.cfg, ref, seed):
+                if rel in self.manifest.damaged(self.run_dir, key):
+                    producer = key.split("@")[0]
+                    raise StageError(
+                        f"stage '{name}' failed reading {self.run_dir / rel}: that file is damaged "
+                        f"(its content changed since stage '{producer}' wrote it; "
+                        f"{type(err).__name__}: {str(err)[:200]}). Redo that stage: `orlvlmf "
+                        f"{producer} --force` (or delete {self.run_dir / rel} and run again)") from err
 
     def run(self, names: Iterable[str] | None = None, force: bool = False) -> list[StageResult]:
         """Run ``names`` (default: ``cfg.stages``) in order.

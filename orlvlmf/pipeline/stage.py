@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -73,6 +74,29 @@ class StageContext:
     def log(self, message: str) -> None:
         log.info("[%s] %s", self.stage, message)
 
+    def resumable(self, checkpoint: Path) -> bool:
+        """Whether an interrupted run left ``checkpoint`` (in the work dir) and it can be read.
+
+        A checkpoint that cannot be read (truncated by a full disk, ...) is set aside with a
+        warning — with everything else the interrupted run left in the work dir — so the stage
+        starts over instead of failing on it for good.
+        """
+        checkpoint = Path(checkpoint)
+        if not checkpoint.exists():
+            return False
+        try:
+            import torch
+
+            torch.load(checkpoint, map_location="cpu", weights_only=False)
+            return True
+        except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is set aside
+            aside = self.work_dir.with_name(f"{self.work_dir.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(self.work_dir, aside)
+            self.work_dir.mkdir(parents=True)
+            log.warning("[%s] the checkpoint %s cannot be read (%s: %s); set aside in %s, starting "
+                        "over", self.stage, checkpoint, type(err).__name__, str(err)[:200], aside)
+            return False
+
     def set_torch_threads(self) -> int:
         """torch's CPU threads: :func:`torch_threads` of ``trainer.num_threads`` (1 without a
         trainer section); stages that compute with torch call it before they start."""
@@ -111,6 +135,8 @@ class Stage:
         version: bump when the stage's behaviour changes so old artifacts are redone
         simulator_optional: ``fit`` skips the stage (one line) when the simulator it needs is
             missing, instead of refusing the run (see :meth:`missing_simulator`)
+        resume_note: what an interrupted run keeps elsewhere (the label store's answers), said
+            when a rerun finds no checkpoint in the work dir and starts over
     """
 
     sections: ClassVar[tuple[str, ...]] = ()
@@ -120,6 +146,7 @@ class Stage:
     version: ClassVar[str] = "1"
     description: ClassVar[str] = ""
     simulator_optional: ClassVar[bool] = False
+    resume_note: ClassVar[str] = ""
 
     def missing_simulator(self, cfg: DictConfig) -> str | None:
         """Why this stage cannot run with ``cfg`` for lack of a simulator (None: it can)."""

@@ -7,10 +7,10 @@ the learner trains on is :mod:`orlvlmf.reward.column`'s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.structured import component_field
+from orlvlmf.config.structured import component_field, ranged
 
 
 @dataclass
@@ -30,16 +30,16 @@ class TrainConfig:
     no env to evaluate in, else 0 (simulator runs train on every episode).
     """
 
-    steps: int = 30000
-    eval_every: int = 5000  # 0: evaluate only at the end (the evaluate stage)
-    eval_episodes: int = 5  # rollouts per periodic evaluation during training
-    checkpoint_every: int = 5000
-    log_every: int = 250
+    steps: int = ranged(30000, ge=1)
+    eval_every: int = ranged(5000, ge=0)  # 0: evaluate only at the end (the evaluate stage)
+    eval_episodes: int = ranged(5, ge=1)  # rollouts per periodic evaluation during training
+    checkpoint_every: int = ranged(5000, ge=0)  # 0: no resumable checkpoint
+    log_every: int = ranged(250, ge=1)
     reward: str = "learned"  # learned | clip | ground_truth | average
     true_reward_normalize: str = "minmax"  # none | minmax | zscore | iql (for ground_truth/average)
-    reward_scale: float = 1.0
-    seed: int = 0  # added to the run seed
-    holdout_episodes: Optional[float] = None
+    reward_scale: float = ranged(1.0, gt=0)
+    seed: int = ranged(0, ge=0)  # added to the run seed
+    holdout_episodes: Optional[float] = ranged(None, ge=0, lt=1)
 
 
 @dataclass
@@ -54,14 +54,14 @@ class IQLConfig:
 
     observation: str = "state"
     encoder: Dict[str, Any] = component_field("encoders", "mlp")
-    head_hidden: List[int] = field(default_factory=lambda: [256, 256])  # after image/cloud encoders
-    expectile: float = 0.7  # tau
-    beta: float = 3.0  # inverse temperature of the AWR weights
-    gamma: float = 0.99
-    lr: float = 3e-4  # V, Q and actor
-    batch_size: int = 256
-    target_rate: float = 0.005  # Polyak rate of the target twin Q
-    adv_clip: float = 100.0  # exp(beta * A) is clipped at this value
+    head_hidden: List[int] = ranged(default_factory=lambda: [256, 256], ge=1)  # after image/cloud encoders
+    expectile: float = ranged(0.7, gt=0, lt=1)  # tau
+    beta: float = ranged(3.0, ge=0)  # inverse temperature of the AWR weights
+    gamma: float = ranged(0.99, ge=0, lt=1)
+    lr: float = ranged(3e-4, gt=0)  # V, Q and actor
+    batch_size: int = ranged(256, ge=1)
+    target_rate: float = ranged(0.005, gt=0, le=1)  # Polyak rate of the target twin Q
+    adv_clip: float = ranged(100.0, gt=0)  # exp(beta * A) is clipped at this value
     log_std_min: float = -5.0
     log_std_max: float = 2.0
     actor_cosine_decay: bool = True

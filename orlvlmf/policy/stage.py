@@ -104,7 +104,7 @@ class TrainStage(Stage):
                     "diagnostics in train_metrics.json judge the policy instead")
             periodic = []
         ckpt = Path(ctx.work_dir) / "last.ckpt"
-        resumed = ckpt.exists()
+        resumed = ctx.resumable(ckpt)  # an unreadable one is set aside: a fresh start
         logger = _tb_logger(Path(ctx.run_dir) / "tb" / "train", f"seed_{ctx.seed or 0}", fresh=not resumed)
         t0 = time.perf_counter()
         try:

@@ -25,14 +25,16 @@ def _section(ctx: StageContext, name: str) -> dict[str, Any]:
 
 
 def _check_reward_cfg(cfg: dict[str, Any]) -> None:
+    """The ranges ``RewardConfig`` declares (the loader checks them first) and ``ties``."""
+    from orlvlmf.config.structured import value_problem
+    from orlvlmf.reward.config import RewardConfig
+
     problems = []
     if cfg["ties"] not in ("drop", "half"):
         problems.append(f"reward.ties must be 'drop' or 'half', got '{cfg['ties']}'")
-    for key in ("ensemble", "segment", "batch_size", "max_epochs"):
-        if int(cfg[key]) < 1:
-            problems.append(f"reward.{key} must be >= 1, got {cfg[key]}")
-    if not 0.0 <= float(cfg["val_fraction"]) < 1.0:
-        problems.append(f"reward.val_fraction must be in [0, 1), got {cfg['val_fraction']}")
+    bad = value_problem(RewardConfig, cfg, "reward.")
+    if bad:
+        problems.append(bad[1])
     if problems:
         raise StageError("; ".join(problems))
 
@@ -100,7 +102,7 @@ class RewardStage(Stage):
                 gt = held_out_gt(full, pairs, cfg["observation"], int(cfg["gt_eval_transitions"]), seed)
             version = f"seed_{ctx.seed if ctx.seed is not None else 0}"
             tb_dir = Path(ctx.run_dir) / "tb" / "reward"
-            if not (Path(ctx.work_dir) / "checkpoints" / "last.ckpt").exists():
+            if not ctx.resumable(Path(ctx.work_dir) / "checkpoints" / "last.ckpt"):
                 shutil.rmtree(tb_dir / version, ignore_errors=True)  # a fresh fit: old curves go
             net, summary = train_reward_model(view, pairs, cfg, trainer=trainer, work_dir=ctx.work_dir,
                                               tb_dir=tb_dir, seed=seed, gt=gt, tb_version=version)

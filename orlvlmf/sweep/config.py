@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from orlvlmf.config.structured import build
+from orlvlmf.config.structured import build, value_problem
 from orlvlmf.sweep.methods import method_spec
 from orlvlmf.sweep.schema import (DEFAULT_METRICS, METRICS, RESOURCE_KEYS, ExecutorSpec, MethodSpec,
                                   ProtocolSpec, SweepConfig, SweepConfigError, TaskSpec)
@@ -104,6 +104,9 @@ def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[Swee
 def check(cfg: SweepConfig, file: Path | str = "sweep config") -> None:
     if cfg.name in ("???", ""):
         raise SweepConfigError(f"{file}: set `name` (the sweep's folder under out_dir)")
+    bad = value_problem(SweepConfig, vars(cfg))  # the checks declared beside the fields
+    if bad:
+        raise SweepConfigError(f"{file}: {bad[1]}")
     for key in ("tasks", "qualities", "methods", "seeds"):
         if not getattr(cfg, key):
             raise SweepConfigError(f"{file}: `{key}` is empty")
@@ -123,5 +126,4 @@ def check(cfg: SweepConfig, file: Path | str = "sweep config") -> None:
         if any(not isinstance(v, (int, float)) or v < 0 for v in res.values()):
             raise SweepConfigError(f"{file}: executor.resources.{stage}: values must be numbers >= 0, "
                                    f"got {res}")
-    if cfg.executor.max_retries < 0:
-        raise SweepConfigError(f"{file}: executor.max_retries must be >= 0")
+

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from orlvlmf.config.structured import ConfigError
+from orlvlmf.config.structured import ConfigError, checked, plain_name, ranged
 
 #: Metric of each paper task (success rate for MetaWorld, GT return for the others).
 DEFAULT_METRICS = {"drawer": "success_rate", "soccer": "success_rate", "cartpole": "return_mean",
@@ -73,20 +73,20 @@ class ExecutorSpec:
     """
 
     resources: Dict[str, Dict[str, float]] = field(default_factory=dict)
-    max_retries: int = 3
+    max_retries: int = ranged(3, ge=0)
 
 
 @dataclass
 class SweepConfig:
     kind: str = "sweep"
-    name: str = "???"
+    name: str = checked("???", plain_name)  # the sweep's one folder under out_dir
     out_dir: str = "runs/sweeps"
     table: str = "I"  # I | II | none
     protocol: str = "reduced"
     tasks: List[Any] = field(default_factory=list)  # names or TaskSpec mappings
     qualities: List[str] = field(default_factory=lambda: ["random", "medium", "expert"])
     methods: List[str] = field(default_factory=list)
-    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+    seeds: List[int] = ranged(default_factory=lambda: [0, 1, 2], ge=0)
     overrides: List[str] = field(default_factory=list)
     protocols: Dict[str, ProtocolSpec] = field(default_factory=dict)
     custom_methods: Dict[str, MethodSpec] = field(default_factory=dict)

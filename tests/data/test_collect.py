@@ -193,3 +193,20 @@ def test_file_source_refuses_non_finite_values(tmp_path):
                "name=nan")
     with pytest.raises(StageError, match=r"src.h5: episode 1: key 'actions' has 1 non-finite"):
         Pipeline(cfg, echo=lambda s: None).run(["collect"])
+
+
+def test_a_full_disk_while_collecting_is_one_line_and_nothing_half_written(tmp_path, small_disk):
+    """Issue 12, item 10: a full disk used to end in 14 h5py tracebacks and a segfault (exit 139)."""
+    import subprocess
+    import sys
+
+    disk = small_disk.mount(2048)
+    out = subprocess.run([sys.executable, "-m", "orlvlmf.cli", "collect", "-c", "cartpole_random",
+                          f"run_dir={disk}", "name=full", "dataset.episodes=40", "dataset.image_size=64",
+                          "trainer.progress=false"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, (out.returncode, out.stderr[-3000:])
+    err = [line for line in out.stderr.splitlines() if "error" in line.lower()]
+    assert len(err) == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    assert "dataset.h5" in err[0] and "MiB free" in err[0] and "needs about" in err[0], err[0]
+    staged = list((disk / "full").rglob("dataset.h5*"))
+    assert staged == [], staged  # no partial file left taking the space

@@ -213,3 +213,31 @@ def test_sparse_reads_match_numpy(tmp_path):
         np.testing.assert_array_equal(ds.next_observations("state", idx), nxt[idx])
     idx = rng.integers(0, 240, 64)
     np.testing.assert_array_equal(ds.observations("image", idx), full[idx])
+
+
+WRITE_UNTIL_FULL = """
+import sys
+import numpy as np
+from orlvlmf.data.dataset import DatasetWriter, DiskFull
+rng = np.random.default_rng(0)
+try:
+    with DatasetWriter(sys.argv[1], {}) as w:  # no expected_episodes: the write itself fails
+        for e in range(1000):
+            img = rng.integers(0, 255, (51, 64, 64, 3), dtype=np.uint8)  # incompressible
+            w.add_episode(observations={"image": img}, actions=np.zeros((50, 2)))
+except DiskFull as err:
+    print("DISKFULL", err)
+"""
+
+
+def test_a_write_that_hits_a_full_disk_raises_disk_full_and_leaves_nothing(tmp_path, small_disk):
+    """Issue 12, item 10: h5py's errors on a full disk, then a segfault at exit (exit 139)."""
+    import subprocess
+    import sys
+
+    disk = small_disk.mount(4096)
+    out = subprocess.run([sys.executable, "-c", WRITE_UNTIL_FULL, str(disk / "d.h5")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, (out.returncode, out.stderr[-2000:])
+    assert "DISKFULL disk full writing" in out.stdout and "MiB free there" in out.stdout, out.stdout
+    assert list(disk.iterdir()) == []

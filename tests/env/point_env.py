@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from orlvlmf.config import ranged
 from orlvlmf.env import Env, EnvError, EnvSpec
 
 
@@ -18,8 +19,8 @@ from orlvlmf.env import Env, EnvError, EnvSpec
 class PointConfig:
     """Options of ``point`` (the ``env:`` node of a run config is checked against these)."""
 
-    step_size: float = 0.05
-    success_radius: float = 0.05
+    step_size: float = ranged(0.05, gt=0)
+    success_radius: float = ranged(0.05, gt=0)
 
 
 class PointEnv(Env):

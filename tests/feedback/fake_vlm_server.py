@@ -9,9 +9,11 @@ fraction of the width) is the frame's hidden score.  Replies follow a rule:
   single line: 0 if bar 1 is longer by more than ``tie``, 1 if bar 2 is, else -1 (also when the
   analysis cannot be read).
 
-Faults, drawn per request with probability ``fault_rate``: ``429`` (with Retry-After), ``500``,
-``hang`` (answers after ``hang_s``, past the client's timeout) and ``malformed`` (a 200 whose text
-is not a clean label / not a readable analysis).  Every request is logged (kind, pair reference,
+Faults, drawn per request with probability ``fault_rate``: ``429`` (with Retry-After), ``500``
+(its message ``error_text(n, token)`` when given: the n-th request's error text, which may echo the
+bearer token as some providers do), ``hang`` (answers after ``hang_s``, past the client's timeout),
+``malformed`` (a 200 whose text is not a clean label / not a readable analysis) and ``empty`` (a
+200 with no ``choices`` or an empty message).  Every request is logged (kind, pair reference,
 fault) so tests can count what reached the server.  Binds 127.0.0.1 on an ephemeral port; every
 loop is bounded (requests per connection, idle socket timeout, hang length).
 
@@ -34,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fake_batch_api import FakeBatchAPI
 
-FAULTS = ("429", "500", "hang", "malformed")
+FAULTS = ("429", "500", "hang", "malformed")  # "empty" is drawn only when named in ``faults``
 _MEASURE = re.compile(r"Image 1: red bar covering ([0-9.]+).*?Image 2: red bar covering ([0-9.]+)", re.S)
 _REF = re.compile(r"ref=([0-9a-f]{16})")
 
@@ -110,7 +112,8 @@ class FakeVLMServer:
     def __init__(self, latency_s: float = 0.0, fault_rate: float = 0.0, faults=FAULTS,
                  retry_after: str = "1", hang_s: float = 3.0, tie: float = 0.0, seed: int = 0,
                  api_key: str | None = None, max_requests_per_connection: int = 10000,
-                 measure: bool = True, batch_steps: int = 1, batch_fault_rate: float = 0.0):
+                 measure: bool = True, batch_steps: int = 1, batch_fault_rate: float = 0.0,
+                 error_text=None):
         self.latency_s = latency_s
         self.fault_rate = fault_rate
         self.faults = tuple(faults)
@@ -118,6 +121,7 @@ class FakeVLMServer:
         self.hang_s = min(hang_s, 30.0)
         self.tie = tie
         self.api_key = api_key
+        self.error_text = error_text  # (request number, bearer token) -> a 500's message
         self.measure = measure  # False: do not decode images (benchmarks), report 0.5 for both
         self.max_requests_per_connection = max_requests_per_connection
         self._rng = random.Random(seed)
@@ -310,7 +314,15 @@ class _Handler(BaseHTTPRequestHandler):
                        {"Retry-After": owner.retry_after})
             return
         if fault == "500":
-            self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
+            token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            text = owner.error_text(len(owner.log), token) if owner.error_text else "internal error"
+            self._send(500, {"error": {"message": text, "type": "server_error"}})
+            return
+        if fault == "empty":  # a 200 with nothing to read: no choices, or an empty message
+            reply = owner.completion_body(body, kind, "")
+            if len(owner.log) % 2:
+                reply["choices"] = []
+            self._send(200, reply)
             return
         if fault == "hang":
             time.sleep(owner.hang_s)

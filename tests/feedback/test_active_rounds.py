@@ -53,7 +53,7 @@ def test_bad_active_settings_are_refused_before_any_work(tmp_path):
 
     ds_path = make_bar_dataset(tmp_path / "d.h5")
     for pairs, msg in (({"strategy": "active"}, "pairs.strategy must be one of uniform, disagreement"),
-                       ({"round_ensemble": 1}, "round_ensemble must be >= 2"),
+                       ({"round_ensemble": 1}, "'pairs.round_ensemble' must be >= 2"),
                        ({"initial_queries": 9}, "initial_queries=9 is odd")):
         cfg = stage_config({"name": "scripted", "both_orders": True}, pairs=pairs)
         with pytest.raises(StageError, match=msg):

@@ -106,5 +106,5 @@ def test_failed_batch_writes_nothing_and_store_opens_anywhere(tmp_path):
         assert seen == [["kept"]]
     with LabelStore(path, readonly=True) as ro:
         assert ro.count("answered") == 1
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        with pytest.raises(StoreError, match="readonly"):  # one clear error naming the file
             ro.put(row("x", "answered"))

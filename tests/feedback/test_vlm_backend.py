@@ -94,6 +94,9 @@ def test_error_classes_and_redaction():
     assert classify(E(400)) == ("http_400", False)
     assert classify(E(401))[0] == "fatal"
     assert redact("bad key sk-abcdef1234567 and my-secret-value", "my-secret-value") == "bad key sk-*** and ***"
+    key = "Q7wX2mZ9kL4pT8vR"  # any 6 characters of the key in a row are masked, wherever they are
+    assert redact(f"cut: {key[:14]} | tail {key[9:]} | mid {key[3:9]}!", key) == "cut: *** | tail *** | mid ***!"
+    assert redact(f"ok {key[:5]} {key[-5:]}", key) == f"ok {key[:5]} {key[-5:]}"  # 5 are not the key
 
 
 def test_bad_options_are_clear():
@@ -101,7 +104,7 @@ def test_bad_options_are_clear():
 
     with pytest.raises(TypeError, match="bogus"):
         make_backend({"name": "litellm", "bogus": 1})
-    with pytest.raises(ValueError, match="concurrency must be >= 1"):
+    with pytest.raises(ValueError, match="'feedback.concurrency' must be >= 1"):
         make_backend({"name": "litellm", "concurrency": 0})
     with pytest.raises(ValueError, match="set both"):
         make_backend({"name": "litellm", "input_usd_per_mtok": 1.0})
@@ -141,3 +144,37 @@ def test_progress_lines_carry_an_eta(bar_dataset, tmp_path, fake_server, monkeyp
     assert any(re.search(r"^labeled \d+/12 .*, ETA \d+ s\)$", line) for line in lines), lines
     assert chat._eta(0, 5, 10.0) == "" and chat._eta(10, 0, 10.0) == ""
     assert chat._eta(30, 10, 40.0) == ", ETA 2 min 0 s" and chat._eta(5, 10, 4.0) == ", ETA 2 s"
+
+
+# -- issue 12, item 7: the endpoint's address is not part of a query's identity ------------------
+def test_another_address_of_the_same_endpoint_reuses_every_stored_answer(bar_dataset, tmp_path, fake_server):
+    """The reported case: api_base 127.0.0.1 -> localhost re-asked all 150 stored queries."""
+    srv = fake_server()
+    first = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12)
+    sent = len(srv.log)
+    again = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12,
+                    api_base=srv.url.replace("127.0.0.1", "localhost"))
+    assert again.cached == 12 and len(srv.log) == sent
+    assert np.array_equal(again.label, first.label)
+    other_model = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=2, model="openai/other-vlm")
+    assert other_model.cached == 0 and len(srv.log) == sent + 4  # the model name is the identity
+
+
+def test_a_store_keyed_with_the_address_keeps_its_answers(bar_dataset, tmp_path, fake_server, monkeypatch):
+    """Stores written before the change hold keys that hashed ``api_base``: they are moved."""
+    from orlvlmf.feedback.backends.vlm import LiteLLMBackend
+
+    srv = fake_server()
+    new_identity = LiteLLMBackend.identity
+    monkeypatch.setattr(LiteLLMBackend, "identity",  # what the older version hashed
+                        lambda self: {**new_identity(self), "api_base": self.cfg.api_base})
+    old = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12)
+    monkeypatch.setattr(LiteLLMBackend, "identity", new_identity)
+    sent = len(srv.log)
+    now = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12)
+    assert now.cached == 12 and len(srv.log) == sent and np.array_equal(now.label, old.label)
+    with LabelStore(tmp_path / "s.sqlite") as s:
+        assert set(r["query_key"] for r in s.rows()) == set(now.query_keys)  # moved, not copied
+    later = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=12,
+                    api_base=srv.url.replace("127.0.0.1", "localhost"))
+    assert later.cached == 12 and len(srv.log) == sent

@@ -247,3 +247,96 @@ def test_a_section_is_fingerprinted_with_its_interpolations_resolved(tmp_path):
     CALLS.clear()
     run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=1", "train.log_every=3"), *stages)
     assert CALLS == []
+
+
+# -- issue 12 ------------------------------------------------------------------------------------
+def test_force_always_starts_clean(tmp_path):
+    """Item 5: `--force` must not resume from what an interrupted run left (it may be the broken
+    thing the user is forcing away)."""
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=6", "seeds=[1]")
+    TrainStage.stop_after = 4
+    with pytest.raises(Interrupt):
+        run(cfg)
+    Pipeline(cfg, echo=lambda _: None).run(["t_source", "t_train"], force=True)
+    model = json.loads((tmp_path / "t" / "seed_1" / "model.json").read_text())
+    assert model["step"] == 6 and model["started_at"] == [0]
+
+
+@register("stages", "t_nocheckpoint")
+class NoCheckpointStage(Stage):
+    """Keeps nothing in its work dir (like collect): an interrupted run starts over."""
+
+    outputs = ("x.txt",)
+    fail = False
+
+    def run(self, ctx):
+        if NoCheckpointStage.fail:
+            NoCheckpointStage.fail = False
+            raise Interrupt("killed")
+        ctx.output("x.txt").write_text("x")
+
+
+def test_the_rerun_says_what_really_happens(tmp_path):
+    """Item 12: after a kill the rerun said "collect: resuming" while it started over."""
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=6", "seeds=[1]")
+    lines: list[str] = []
+    NoCheckpointStage.fail = True
+    with pytest.raises(Interrupt):
+        Pipeline(cfg, echo=lines.append).run(["t_nocheckpoint"])
+    Pipeline(cfg, echo=lines.append).run(["t_nocheckpoint"])
+    assert "resuming" not in lines[-2] and "starting over" in lines[-2], lines
+    TrainStage.stop_after = 4
+    with pytest.raises(Interrupt):
+        Pipeline(cfg, echo=lines.append).run(["t_source", "t_train"])
+    Pipeline(cfg, echo=lines.append).run(["t_source", "t_train"])
+    assert "resuming" in lines[-2], lines  # t_train kept a checkpoint: it does resume
+
+
+def _corrupt_keeping_size_and_mtime(path, old: bytes, new: bytes):
+    import os
+
+    st = path.stat()
+    data = path.read_bytes()
+    assert old in data and len(old) == len(new)
+    path.write_bytes(data.replace(old, new, 1))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def test_a_corrupted_input_is_named_with_how_to_redo_its_stage(tmp_path):
+    """Item 11: a corrupted artifact with unchanged size and mtime was trusted as up to date and the
+    next stage died on the read error; the error now names the file and how to redo the stage."""
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=2", "seeds=[1]")
+    run(cfg)
+    _corrupt_keeping_size_and_mtime(tmp_path / "t" / "data.json", b"[0, 1, 2]", b"[0, 1, 2x")
+    with pytest.raises(StageError) as info:  # train must run again (its config changed)
+        run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=3", "seeds=[1]"), "t_train")
+    msg = str(info.value)
+    assert "data.json" in msg and "t_source --force" in msg and "delete" in msg, msg
+
+
+def test_fit_verify_rehashes_every_artifact(tmp_path):
+    """Item 11's ``--verify``: every artifact is hashed again; a corrupted one is redone."""
+    cfg = make_cfg(tmp_path, "dataset.episodes=3", "train.steps=2", "seeds=[1]")
+    run(cfg)
+    _corrupt_keeping_size_and_mtime(tmp_path / "t" / "data.json", b"[0, 1, 2]", b"[0, 1, 2x")
+    CALLS.clear()
+    run(cfg)
+    assert CALLS == []  # size and mtime unchanged: trusted without --verify
+    Pipeline(cfg, echo=lambda _: None, verify=True).run(["t_source", "t_train"])
+    assert CALLS == ["source"] and (tmp_path / "t" / "data.json").read_text() == "[0, 1, 2]"
+
+
+def test_files_of_a_run_have_one_mode(tmp_path):
+    """Item 12: config.yaml and manifest.json were written 0600, the stages' artifacts 0644."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        run(make_cfg(tmp_path, "dataset.episodes=3", "train.steps=2", "seeds=[1]"))
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(tmp_path).as_posix(): oct(p.stat().st_mode & 0o777)
+             for p in (tmp_path / "t").rglob("*") if p.is_file()}
+    assert "t/config.yaml" in modes and "t/manifest.json" in modes
+    assert set(modes.values()) == {"0o644"}, modes

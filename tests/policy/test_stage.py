@@ -119,3 +119,17 @@ def test_train_stage_resumes_from_its_work_dir(dataset, tmp_path):
     metrics = json.loads((ctx.staging_dir / "train_metrics.json").read_text())
     assert metrics["resumed"] and metrics["steps"] == 60
     assert [h["step"] for h in metrics["history"]] == [20, 40, 60]
+
+
+def test_a_truncated_resume_checkpoint_is_set_aside_and_training_starts_over(dataset, tmp_path, caplog):
+    """Issue 12, item 5, for the train stage."""
+    cfg = _cfg(tmp_path, "train.eval_every=0")
+    ctx = _ctx(cfg, tmp_path, "train", {"collect/dataset.h5": dataset})
+    TrainStage().run(ctx)
+    last = ctx.work_dir / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])
+    with caplog.at_level("WARNING"):
+        TrainStage().run(ctx)
+    metrics = json.loads((ctx.staging_dir / "train_metrics.json").read_text())
+    assert not metrics["resumed"] and metrics["steps"] == 60
+    assert "cannot be read" in caplog.text

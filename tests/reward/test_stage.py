@@ -93,3 +93,20 @@ def test_reward_stage_bad_inputs_give_one_clear_error(tiny_dataset, tmp_path):
         REGISTRY.create("stages", "reward").run(ctx)
     with pytest.raises(StageError, match="reward.ties"):
         REGISTRY.create("stages", "reward").run(_ctx(_cfg({"ties": "keep"}), tmp_path, "reward", {}))
+
+
+def test_a_truncated_resume_checkpoint_is_set_aside_and_the_fit_starts_over(tiny_dataset, tiny_pairs,
+                                                                             tmp_path, caplog):
+    """Issue 12, item 5: a full disk during `reward` left last.ckpt truncated; every later fit died
+    with `PytorchStreamReader failed reading zip archive`."""
+    cfg = _cfg(reward={"max_epochs": 2})
+    ctx = _ctx(cfg, tmp_path, "reward", {"collect/dataset.h5": tiny_dataset, "label/pairs.npz": tiny_pairs})
+    REGISTRY.create("stages", "reward").run(ctx)
+    last = ctx.work_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # what the full disk left
+    with caplog.at_level("WARNING"):
+        REGISTRY.create("stages", "reward").run(ctx)
+    metrics = json.loads((ctx.staging_dir / "reward_metrics.json").read_text())
+    assert metrics["resumed"] is False and metrics["epochs"] >= 1
+    assert "cannot be read" in caplog.text and "starting over" in caplog.text
+    assert list(tmp_path.glob(".work-reward.unreadable-*"))  # set aside, not deleted

@@ -84,3 +84,15 @@ def test_identity_comes_from_records_without_running(tmp_path):
     mine, theirs = plan_ids(run_cfg), plan_ids(other)
     assert mine["sweeptest_collect"] == theirs["sweeptest_collect"]
     assert mine["sweeptest_train@seed1"] != theirs["sweeptest_train@seed1"]
+
+
+def test_a_sweep_name_is_one_plain_folder_name(tmp_path):
+    """Issue 12, item 2, for sweeps: ``name`` is the sweep's folder under out_dir."""
+    from orlvlmf.sweep.schema import SweepConfigError
+
+    file = write_sweep(tmp_path)
+    for bad in ("..", "/elsewhere", "a/b"):
+        with pytest.raises(SweepConfigError, match="'name' must be one plain folder name"):
+            load_sweep_config(file, [f"name={bad}"])
+    with pytest.raises(SweepConfigError, match="'seeds' must hold numbers >= 0"):
+        load_sweep_config(file, ["seeds=[0,-1]"])

@@ -7,6 +7,8 @@ Scheduling, retries, budget caps, progress, session rows and store writes are la
 
 * ``identity() -> dict``: everything that changes its answers (backend, model, prompt version,
   options); it is hashed into each query key, so a changed option never reuses an old answer;
+  optionally ``legacy_identities() -> list[dict]``: the identities older versions used for the
+  same answers (their stored rows are moved to the new keys, never asked again);
 * ``model``: the model's name for the store's rows;
 * ``needs_ground_truth``: True only for teachers that read the GT reward;
 
@@ -31,12 +33,14 @@ BatchState`` and ``batch_replies(state) -> {custom_id: Reply | str (the error)}`
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import ClassVar, Optional
 
 import numpy as np
 
+from orlvlmf.config.structured import value_problem
 from orlvlmf.feedback.config import ChatConfig
 from orlvlmf.feedback.prompts import get_prompts
 
@@ -154,13 +158,14 @@ class PairSource:
 
 
 def check_chat_config(c: ChatConfig) -> None:
-    """Raise ValueError naming the first bad option (before any call)."""
+    """Raise ValueError naming the first bad option (before any call): the ranges the config's
+    fields declare (checked by the loader too; a backend may be built without it) and the prompt
+    version."""
+    bad = value_problem(type(c), {f.name: getattr(c, f.name) for f in dataclasses.fields(c)},
+                        "feedback.")
+    if bad:
+        raise ValueError(bad[1])
     get_prompts(c.prompt_version)  # unknown version -> clear error now
-    for name in ("concurrency", "image_size"):
-        if getattr(c, name) < 1:
-            raise ValueError(f"feedback.{name} must be >= 1, got {getattr(c, name)}")
-    if c.timeout_s <= 0 or c.max_retries < 0 or c.backoff_s < 0:
-        raise ValueError("feedback.timeout_s must be > 0, max_retries and backoff_s >= 0")
 
 
 def is_chat_backend(backend) -> bool:

@@ -38,10 +38,31 @@ BATCH_ENDPOINT = "/v1/chat/completions"
 _KEYLIKE = re.compile(r"\b(sk|key|pk|rk)-[A-Za-z0-9_\-*.]{6,}")
 
 
+MASK_MIN = 6  # a run of the key this long or longer is masked wherever it appears
+
+
 def redact(text: str, secret: str | None) -> str:
-    """``text`` with the secret and anything shaped like an API key masked."""
+    """``text`` with every piece of the secret of ``MASK_MIN`` or more characters, and anything
+    shaped like an API key, masked.  Mask first, cut after: a cut key is no longer the key."""
     if secret and secret != "EMPTY":
-        text = text.replace(secret, "***")
+        if len(secret) < MASK_MIN:
+            text = text.replace(secret, "***")
+        else:
+            grams = {secret[i:i + MASK_MIN] for i in range(len(secret) - MASK_MIN + 1)}
+            hit = [False] * len(text)
+            for i in range(len(text) - MASK_MIN + 1):
+                if text[i:i + MASK_MIN] in grams:
+                    hit[i:i + MASK_MIN] = [True] * MASK_MIN
+            out, i = [], 0
+            while i < len(text):
+                if hit[i]:
+                    while i < len(text) and hit[i]:
+                        i += 1
+                    out.append("***")
+                else:
+                    out.append(text[i])
+                    i += 1
+            text = "".join(out)
     return _KEYLIKE.sub(lambda m: m.group(1) + "-***", text)
 
 
@@ -106,8 +127,6 @@ class LiteLLMBackend:
         self.cfg = LiteLLMConfig(**options)
         c = self.cfg
         check_chat_config(c)
-        if c.max_tokens < 1:
-            raise ValueError(f"feedback.max_tokens must be >= 1, got {c.max_tokens}")
         if (c.input_usd_per_mtok is None) != (c.output_usd_per_mtok is None):
             raise ValueError("set both feedback.input_usd_per_mtok and feedback.output_usd_per_mtok, "
                              "or neither (then litellm's price table is used)")
@@ -124,10 +143,16 @@ class LiteLLMBackend:
         return self.cfg.model
 
     def identity(self) -> dict:
+        """What changes an answer: the model (by name), prompts, frame size, temperature — not
+        the endpoint's address (``127.0.0.1`` or ``localhost``, a proxy: the same model)."""
         c = self.cfg
-        return {"backend": "litellm", "model": c.model, "api_base": c.api_base,
-                "prompt_version": c.prompt_version, "two_stage": c.two_stage,
-                "image_size": c.image_size, "temperature": c.temperature}
+        return {"backend": "litellm", "model": c.model, "prompt_version": c.prompt_version,
+                "two_stage": c.two_stage, "image_size": c.image_size, "temperature": c.temperature}
+
+    def legacy_identities(self) -> list[dict]:
+        """Identities older versions used (they counted ``api_base``): their stored rows are
+        moved to this version's keys (:func:`orlvlmf.feedback.labeling.migrate_keys`)."""
+        return [{**self.identity(), "api_base": self.cfg.api_base}]
 
     def prices(self, batch: bool = False):
         """USD per token: the configured prices, else litellm's table (its batch prices for
@@ -199,7 +224,7 @@ class LiteLLMBackend:
         """The CallFailed for a litellm exception (classified, key masked)."""
         c = self.cfg
         kind, retryable = classify(err)
-        msg = redact(f"{type(err).__name__}: {str(err).strip()[:300]}", self._key)
+        msg = redact(f"{type(err).__name__}: {str(err).strip()}", self._key)[:300]  # mask, then cut
         if kind == "fatal":
             msg = (f"the VLM endpoint refused the {what} ({msg}). Check the model name "
                    f"'{c.model}', feedback.api_base and the key in "

@@ -16,7 +16,9 @@ labeling decides what to ask and keeps what comes back:
 
 query key = sha256({"pair": pair key, "backend": backend.identity(), "task": task text}): the
 same two images in the same order, asked of the same backend/model/prompt version about the same
-goal, are asked once, whichever run (sharing the store) asks.
+goal, are asked once, whichever run (sharing the store) asks.  When a backend's identity changes
+shape (``legacy_identities()``: e.g. the litellm backend no longer counts the endpoint address),
+rows stored under the old keys are moved to the new ones, so no stored answer is asked again.
 
 With ``both_orders`` each pair (A, B) is two queries, (A, B) and (B, A) (the swapped pair's own
 key, so an answer to either order stored by any run is reused), asked one after the other; a
@@ -33,19 +35,34 @@ from orlvlmf.feedback.backends.base import (LabelingAborted, PairSource, Query, 
                                             supports_batch)
 from orlvlmf.feedback.labeling.batch import label_with_batch
 from orlvlmf.feedback.labeling.chat import label_with_chat
-from orlvlmf.feedback.labeling.records import LabelingStats
+from orlvlmf.feedback.labeling.records import LabelingStats, resumed
 from orlvlmf.feedback.labeling.teacher import label_with_teacher
 from orlvlmf.feedback.orders import combine_orders
 from orlvlmf.feedback.sampling import PairSample, reverse_pair_keys
 from orlvlmf.feedback.store import LabelStore
 from orlvlmf.pipeline.manifest import canonical_hash
 
-_PRIOR = ("calls", "retries", "prompt_tokens", "completion_tokens", "cost_usd")
-
-
 def query_key(pair_key: str, identity: dict, task: str) -> str:
     """sha256 of the pair, the backend identity (model, prompt version, ...) and the task text."""
     return canonical_hash({"pair": pair_key, "backend": identity, "task": task})
+
+
+def migrate_keys(backend, pair_keys: list[str], keys: list[str], task: str, store: LabelStore,
+                 log=print) -> int:
+    """Move rows stored under keys of the backend's older identities to ``keys``."""
+    have = store.lookup(keys)
+    missing = [(pk, k) for pk, k in zip(pair_keys, keys) if k not in have]
+    moved = 0
+    for old in getattr(backend, "legacy_identities", lambda: [])():
+        if not missing:
+            break
+        old_keys = {query_key(pk, old, task): k for pk, k in missing}
+        found = store.lookup(old_keys)
+        moved += store.rekey([(o, old_keys[o]) for o in found])
+        missing = [(pk, k) for pk, k in missing if k not in {old_keys[o] for o in found}]
+    if moved:
+        log(f"{moved} stored queries moved to this version's query keys (kept, not asked again)")
+    return moved
 
 
 @dataclass
@@ -90,6 +107,7 @@ def label_pairs(pairs: PairSample, source: PairSource, backend, store: LabelStor
     identity = backend.identity()
     queries = order_queries(pairs, source, both_orders)
     keys = [query_key(pk, identity, source.task) for pk in queries.pair_keys]
+    migrate_keys(backend, list(queries.pair_keys), keys, source.task, store, log)
     rows = store.lookup(keys)
     pending: list[Query] = []
     seen: set[str] = set()
@@ -98,9 +116,7 @@ def label_pairs(pairs: PairSample, source: PairSource, backend, store: LabelStor
         if (row is not None and row["status"] == "answered") or k in seen:
             continue
         seen.add(k)
-        stage1 = row["stage1_text"] if row is not None else None
-        prior = {f: row[f] for f in _PRIOR} if stage1 is not None else {}
-        pending.append(Query(k, pk, int(a), int(b), stage1, prior))
+        pending.append(Query(k, pk, int(a), int(b), *resumed(row)))
     cached = sum(1 for k in set(keys) if rows.get(k, {}).get("status") == "answered")
     name = identity.get("backend", "?")
     session = store.start_session(name, str(getattr(backend, "model", "")),
@@ -117,18 +133,19 @@ def label_pairs(pairs: PairSample, source: PairSource, backend, store: LabelStor
         else:
             stats = label_with_teacher(backend, pending, source, store, session, name)
     except LabelingAborted as err:
-        store.update_session(session, finished=True, stop_reason=f"aborted: {err}")
+        _close_session(store, session, f"aborted: {err}")
         raise
     except BaseException:
-        store.update_session(session, finished=True, stop_reason="interrupted")
+        _close_session(store, session, "interrupted")
         raise
     store.update_session(session, finished=True, **{k: v for k, v in stats.as_dict().items()
                                                     if k != "requested"})
     if pending:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(stats.errors.items()))
-        log(f"asked {stats.sent}: {stats.answered} answered, {stats.failed} failed, {stats.retries} "
-            f"retries{f' ({errors})' if errors else ''}, ${stats.cost_usd:.4f}, {stats.seconds:.1f} s; "
-            f"stop: {stats.stop_reason}")
+        elsewhere = f", {stats.elsewhere} answered by another process" if stats.elsewhere else ""
+        log(f"asked {stats.sent}: {stats.answered} answered, {stats.failed} failed{elsewhere}, "
+            f"{stats.retries} retries{f' ({errors})' if errors else ''}, ${stats.cost_usd:.4f}, "
+            f"{stats.seconds:.1f} s; stop: {stats.stop_reason}")
     rows = store.lookup(keys)
     answered = np.asarray([rows.get(k, {}).get("status") == "answered" for k in keys], bool)
     label = np.asarray([rows[k]["label"] if ok else -1 for k, ok in zip(keys, answered)], np.int64)
@@ -138,3 +155,14 @@ def label_pairs(pairs: PairSample, source: PairSource, backend, store: LabelStor
     combined, kind = combine_orders(answers[:, 0], answers[:, 1])
     return LabelingResult(pairs.idx0, pairs.idx1, keys, combined, answered.reshape(-1, 2).all(1),
                           cached, stats, session, answers=answers, kind=kind)
+
+
+def _close_session(store: LabelStore, session: int, reason: str) -> None:
+    """Mark the session finished; a store that cannot be written (the error being reported)
+    does not hide the error."""
+    from orlvlmf.feedback.store import StoreError
+
+    try:
+        store.update_session(session, finished=True, stop_reason=reason[:2000])
+    except StoreError:
+        pass

@@ -68,10 +68,10 @@ class _BatchRun:
     def admit(self, queries: list[Query]) -> list[Query]:
         """The queries the budget lets into batches (in order)."""
         c = self.cfg
-        budget = Budget(c.max_queries, c.max_cost_usd)
+        budget = Budget.of(c, self.store)
         per_query = self._expected_cost() if c.max_cost_usd is not None else 0.0
         for k in range(len(queries)):
-            reason = budget.stop_reason(k, k * per_query, k, 0)
+            reason = budget.stop_reason(k, k * per_query, 0, 0.0, per_query)
             if reason:
                 self.stats.stop_reason = reason
                 self.log(f"{reason}: {k} of {len(queries)} queries go into batches")
@@ -223,6 +223,11 @@ class _BatchRun:
     def _store_reply(self, q: Query, step: str, reply: Reply) -> None:
         text = self._add(q, reply)
         acc = self.acc[q.query_key]
+        if not text.strip():  # never an answer nor an analysis (labeling/retry.py): asked again later
+            acc["calls"] -= 1  # _store_failure counts the call
+            self.stats.calls -= 1
+            self._store_failure(q, f"empty reply to the {step} request", kind="empty_reply")
+            return
         if step == "vision":
             q.stage1_text = text
             self.store.put({**self._base(q), **acc, "status": "stage1", "stage1_text": text, "error": None})
@@ -238,11 +243,11 @@ class _BatchRun:
                         "stage2_text": stage2, "label": label, "clean": int(clean), "error": None,
                         "latency_s": None})
 
-    def _store_failure(self, q: Query, error: str) -> None:
+    def _store_failure(self, q: Query, error: str, kind: str = "batch_request") -> None:
         acc = self.acc[q.query_key]
         acc["calls"] += 1
         self.stats.calls += 1
         self.stats.failed += 1
-        self.errors["batch_request"] = self.errors.get("batch_request", 0) + 1
+        self.errors[kind] = self.errors.get(kind, 0) + 1
         self.store.put({**self._base(q), **acc, "status": "failed", "stage1_text": q.stage1_text,
                         "error": error})

@@ -6,8 +6,10 @@ Light module: no torch.  Every baseline reads flat observations (``state``), as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, List
+
+from orlvlmf.config.structured import ranged
 
 BC_LOSSES = ("gaussian", "mse")
 
@@ -21,11 +23,11 @@ class BCConfig:
     """
 
     observation: str = "state"
-    hidden: List[int] = field(default_factory=lambda: [256, 256])
+    hidden: List[int] = ranged(default_factory=lambda: [256, 256], ge=1)
     loss: str = "gaussian"  # gaussian | mse
-    lr: float = 3e-4
-    weight_decay: float = 0.0
-    batch_size: int = 256
+    lr: float = ranged(3e-4, gt=0)
+    weight_decay: float = ranged(0.0, ge=0)
+    batch_size: int = ranged(256, ge=1)
     log_std_min: float = -5.0
     log_std_max: float = 2.0
     normalize_observations: bool = True
@@ -41,16 +43,16 @@ class DiffusionConfig:
     """
 
     observation: str = "state"
-    hidden: List[int] = field(default_factory=lambda: [256, 256, 256])
-    time_embed_dim: int = 32
-    num_train_timesteps: int = 100
-    num_inference_steps: int = 100
+    hidden: List[int] = ranged(default_factory=lambda: [256, 256, 256], ge=1)
+    time_embed_dim: int = ranged(32, ge=1)
+    num_train_timesteps: int = ranged(100, ge=1)
+    num_inference_steps: int = ranged(100, ge=1)
     beta_schedule: str = "squaredcos_cap_v2"
-    lr: float = 1e-4
-    weight_decay: float = 1e-6
-    batch_size: int = 256
-    ema_rate: float = 0.995  # EMA of the denoiser's weights used at act(); 0 disables it
-    sample_seed: int = 0  # seed of the sampling noise at act() (deterministic evaluation)
+    lr: float = ranged(1e-4, gt=0)
+    weight_decay: float = ranged(1e-6, ge=0)
+    batch_size: int = ranged(256, ge=1)
+    ema_rate: float = ranged(0.995, ge=0, lt=1)  # EMA of the denoiser's weights used at act(); 0 disables it
+    sample_seed: int = ranged(0, ge=0)  # seed of the sampling noise at act() (deterministic evaluation)
     normalize_observations: bool = True
 
 
@@ -67,22 +69,22 @@ class GAILConfig:
 
     needs_env: ClassVar[bool] = True  # learns by interacting with the run's env, not from data alone
     observation: str = "state"
-    hidden: List[int] = field(default_factory=lambda: [64, 64])
-    disc_hidden: List[int] = field(default_factory=lambda: [64, 64])
-    rollout_steps: int = 1024
-    batch_size: int = 256  # dataset transitions per discriminator minibatch
-    minibatch_size: int = 256  # PPO minibatch
-    ppo_epochs: int = 5
-    disc_epochs: int = 1
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_ratio: float = 0.2
-    lr: float = 3e-4
-    disc_lr: float = 3e-4
-    entropy_coef: float = 0.0
-    value_coef: float = 0.5
-    max_grad_norm: float = 0.5
+    hidden: List[int] = ranged(default_factory=lambda: [64, 64], ge=1)
+    disc_hidden: List[int] = ranged(default_factory=lambda: [64, 64], ge=1)
+    rollout_steps: int = ranged(1024, ge=1)
+    batch_size: int = ranged(256, ge=1)  # dataset transitions per discriminator minibatch
+    minibatch_size: int = ranged(256, ge=1)  # PPO minibatch
+    ppo_epochs: int = ranged(5, ge=1)
+    disc_epochs: int = ranged(1, ge=1)
+    gamma: float = ranged(0.99, ge=0, lt=1)
+    gae_lambda: float = ranged(0.95, ge=0, le=1)
+    clip_ratio: float = ranged(0.2, gt=0)
+    lr: float = ranged(3e-4, gt=0)
+    disc_lr: float = ranged(3e-4, gt=0)
+    entropy_coef: float = ranged(0.0, ge=0)
+    value_coef: float = ranged(0.5, ge=0)
+    max_grad_norm: float = ranged(0.5, gt=0)
     init_log_std: float = -0.5
-    grad_penalty: float = 0.0  # gradient penalty weight on D at dataset samples (0: off)
+    grad_penalty: float = ranged(0.0, ge=0)  # gradient penalty weight on D at dataset samples (0: off)
     normalize_observations: bool = True
-    env_seed: int = 0
+    env_seed: int = ranged(0, ge=0)

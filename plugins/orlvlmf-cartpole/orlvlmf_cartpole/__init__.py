@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orlvlmf.config import ranged
 from orlvlmf.env import EnvSpec
 
 
@@ -14,10 +15,10 @@ from orlvlmf.env import EnvSpec
 class CartpoleConfig:
     """Options of the ``cartpole`` env (defaults: RL-VLM-F's variant)."""
 
-    force_per_unit: float = 10.0  # N of horizontal force per unit of action
-    max_angle_deg: float = 30.0  # pole angle clamped to ±this (no failure termination)
-    x_limit: float = 1.92  # cart position clamped to ±this
-    init_noise: float = 0.05  # initial state ~ U(-init_noise, init_noise)^4
+    force_per_unit: float = ranged(10.0, gt=0)  # N of horizontal force per unit of action
+    max_angle_deg: float = ranged(30.0, gt=0, le=180)  # pole angle clamped to ±this (no failure termination)
+    x_limit: float = ranged(1.92, gt=0)  # cart position clamped to ±this
+    init_noise: float = ranged(0.05, ge=0)  # initial state ~ U(-init_noise, init_noise)^4
 
 
 class CartpoleSpec(EnvSpec):

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from orlvlmf.config import ranged
 from orlvlmf.env import EnvSpec
 
 DRAWER_HAND_INIT = [0.0, 0.75, 0.15]
@@ -33,8 +34,8 @@ class DrawerOpenConfig:
     hand_init: List[float] = field(default_factory=lambda: list(DRAWER_HAND_INIT))
     jitter: bool = False  # random drawer x in ±0.05 per episode (fixed position by default)
     camera: str = "rlvlmf"  # "rlvlmf" (corner view cropped to drawer and arm) or a metaworld camera
-    success_threshold: Optional[float] = None  # None: metaworld's own success test
-    render_samples: int = 0  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
+    success_threshold: Optional[float] = ranged(None, gt=0)  # None: metaworld's own success test
+    render_samples: int = ranged(0, ge=0)  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
 
 
 @dataclass
@@ -44,8 +45,8 @@ class SoccerConfig:
     hand_init: List[float] = field(default_factory=lambda: list(SOCCER_HAND_INIT))
     jitter: bool = False  # ball x ±0.05, y 0.6–0.7; goal x ±0.05, y 0.8–0.9 per episode
     camera: str = "rlvlmf"  # "rlvlmf" (high corner view of ball and goal) or a metaworld camera
-    success_threshold: Optional[float] = None  # ball–goal distance; None: metaworld's 0.07
-    render_samples: int = 0  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
+    success_threshold: Optional[float] = ranged(None, gt=0)  # ball–goal distance; None: metaworld's 0.07
+    render_samples: int = ranged(0, ge=0)  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
 
 
 @dataclass
@@ -58,8 +59,8 @@ class MetaWorldConfig:
     jitter_low: Optional[List[float]] = None  # replace that space's bounds (the task's size);
     jitter_high: Optional[List[float]] = None  # (without jitter: one draw from it, seeded 0)
     camera: str = "auto"  # "auto" (frames hand, objects, goal), "rlvlmf" (drawer/soccer) or a metaworld camera
-    success_threshold: Optional[float] = None  # success when obj_to_target <= this; None: metaworld's test
-    render_samples: int = 0  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
+    success_threshold: Optional[float] = ranged(None, gt=0)  # success when obj_to_target <= this; None: metaworld's test
+    render_samples: int = ranged(0, ge=0)  # MSAA samples (0: off, ≈2× faster on CPU GL; metaworld uses 4)
 
 
 class _MetaWorldSpec(EnvSpec):

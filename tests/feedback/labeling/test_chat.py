@@ -5,58 +5,10 @@ request into a reply and a cost."""
 import numpy as np
 import pytest
 
-from feedback_helpers import TASK
-from orlvlmf.data.dataset import OfflineDataset
-from orlvlmf.feedback.backends.base import CallFailed, LabelingAborted, PairSource, Reply
-from orlvlmf.feedback.config import ChatConfig
-from orlvlmf.feedback.labeling import label_pairs
-from orlvlmf.feedback.sampling import sample_pairs
+from chat_backends import EchoChat, expected, run
+from orlvlmf.feedback.backends.base import CallFailed, LabelingAborted, Reply
 from orlvlmf.feedback.store import LabelStore
 from orlvlmf.feedback.summary import summarize_store
-
-
-class EchoChat:
-    """Answers 'the frame of the earlier transition' in two stages; fails as told."""
-
-    needs_ground_truth = False
-    model = "echo-1"
-
-    def __init__(self, fail: dict | None = None, **cfg):
-        self.cfg = ChatConfig(**{"concurrency": 3, "backoff_s": 0.0, **cfg})
-        self.fail = dict(fail or {})  # step -> [CallFailed, ...] raised before answering
-        self.calls: list[tuple[str, str]] = []
-        self.opened = False
-
-    def identity(self) -> dict:
-        return {"backend": "echo", "two_stage": self.cfg.two_stage}
-
-    def open(self, source: PairSource) -> None:
-        self.opened = True
-
-    async def complete(self, request) -> Reply:
-        q = request.query
-        self.calls.append((q.query_key, request.step))
-        if self.fail.get(request.step):
-            raise self.fail[request.step].pop(0)
-        if request.step == "vision":
-            parts = request.messages[-1]["content"]
-            assert sum(p["type"] == "image_url" for p in parts) == 2  # the two frames were sent
-            return Reply(f"analysis of {q.idx0} and {q.idx1}", 10, 5, 0.001)
-        if request.step == "label":  # stage 2 gets the stored analysis, not the frames
-            assert f"analysis of {q.idx0} and {q.idx1}" in str(request.messages)
-        return Reply("0" if q.idx0 < q.idx1 else "1", 3, 1, 0.0005)
-
-
-def run(dataset, store_path, backend, n=12):
-    ds = OfflineDataset.open(dataset)
-    pairs = sample_pairs(ds, n, min_gap=2, seed=0)
-    with LabelStore(store_path) as store:
-        return label_pairs(pairs, PairSource(ds.without_ground_truth(), "image", TASK), backend, store,
-                           log=lambda m: None)
-
-
-def expected(res):
-    return np.where(res.idx0 < res.idx1, 0, 1)
 
 
 def test_two_stage_dialogue_store_rows_and_costs(bar_dataset, tmp_path):
@@ -110,3 +62,56 @@ def test_single_call_mode_and_a_resumed_analysis(bar_dataset, tmp_path):
     resumed = EchoChat()
     run(bar_dataset, tmp_path / "t.sqlite", resumed, n=4)
     assert resumed.calls == [(first.query_keys[0], "label")]
+
+
+# -- issue 12, item 3: an empty reply is a failure, never a final "-1" ---------------------------
+def test_empty_replies_are_retried_failures_never_answers(bar_dataset, tmp_path):
+    empty = [Reply("", 10, 0, 0.001), Reply("  \n", 10, 0, 0.001)]
+    backend = EchoChat(fail={}, max_retries=3)
+    backend.empty = {"vision": list(empty), "label": [Reply("", 3, 0, 0.0005)]}
+    res = run(bar_dataset, tmp_path / "s.sqlite", backend)
+    assert res.answered.all() and np.array_equal(res.label, expected(res))  # retried, then right
+    assert res.stats.errors == {"empty_reply": 3} and res.stats.retries == 3
+    assert res.stats.cost_usd == pytest.approx(12 * 0.0015 + 2 * 0.001 + 0.0005)  # empty ones were paid
+    with LabelStore(tmp_path / "s.sqlite") as s:
+        rows = s.rows()
+    assert all(r["stage1_text"].strip() and r["stage2_text"].strip() for r in rows)
+    # stage 2 is never asked about an empty analysis
+    assert all("analysis of" in str(m) for step, m in backend.label_messages)
+
+
+def test_a_query_whose_replies_stay_empty_is_stored_failed_and_asked_again(bar_dataset, tmp_path):
+    backend = EchoChat(max_retries=1, concurrency=1)
+    backend.empty = {"label": [Reply("", 3, 0, 0.0) for _ in range(2)]}  # one query: stage 2 empty twice
+    res = run(bar_dataset, tmp_path / "s.sqlite", backend)
+    assert res.stats.failed == 1 and res.answered.sum() == 11 and res.stats.errors == {"empty_reply": 2}
+    s = summarize_store(tmp_path / "s.sqlite")
+    assert s["failed"] == 1 and s["minus1"] == 0  # counted apart from genuine -1 answers
+    rerun = EchoChat()
+    again = run(bar_dataset, tmp_path / "s.sqlite", rerun)
+    assert again.answered.all() and [step for _, step in rerun.calls] == ["label"]  # analysis kept
+
+
+def test_empty_answers_an_older_orlvlmf_stored_are_asked_again(bar_dataset, tmp_path):
+    first = run(bar_dataset, tmp_path / "s.sqlite", EchoChat(), n=4)
+    with LabelStore(tmp_path / "s.sqlite") as s:  # what the old code kept: answered -1, empty text
+        s.conn.execute("UPDATE queries SET label=-1, clean=0, stage2_text='' WHERE query_key=?",
+                       (first.query_keys[0],))
+        s.conn.execute("UPDATE queries SET label=-1, clean=0, stage1_text='', stage2_text='-1' "
+                       "WHERE query_key=?", (first.query_keys[1],))
+    rerun = EchoChat()
+    res = run(bar_dataset, tmp_path / "s.sqlite", rerun, n=4)
+    assert sorted(rerun.calls) == sorted([(first.query_keys[0], "label"), (first.query_keys[1], "vision"),
+                                          (first.query_keys[1], "label")])
+    assert np.array_equal(res.label, expected(res))
+
+
+def test_empty_choices_from_an_openai_compatible_server_are_retried(bar_dataset, tmp_path, fake_server):
+    from feedback_helpers import rule_labels, run_vlm
+
+    srv = fake_server(fault_rate=0.3, faults=("empty",), seed=2)
+    res = run_vlm(bar_dataset, tmp_path / "s.sqlite", srv, n=30, max_retries=6)
+    n_empty = len(srv.records(fault="empty"))
+    assert n_empty >= 5 and res.stats.errors == {"empty_reply": n_empty}
+    assert res.answered.all() and np.array_equal(res.label, rule_labels(bar_dataset, res.idx0, res.idx1))
+    assert not [r for r in srv.records(kind="text") if r["ref"] is None]  # no stage 2 on an empty analysis
