@@ -52,54 +52,74 @@ def _frames(rng: np.random.Generator, n: int, h: int, w: int) -> np.ndarray:
     return out
 
 
+def _write_file(vpath: Path, episodes: range, fi: int, ep_len: int, h: int, w: int, codec: str,
+                fps: int, start: int, t0: float) -> tuple[list, list]:
+    """Encode the episodes of one video file (seeded by the file index; timestamps from ``t0`` within
+    the file, frame indices from ``start`` in the dataset); (parquet tables, meta rows)."""
+    import av
+    import pyarrow as pa
+
+    rng = np.random.default_rng(fi)
+    tables, rows = [], []
+    with av.open(str(vpath), "w") as c:
+        opts = ({"g": "2", "crf": "30", "preset": "12"} if codec == "libsvtav1" else
+                {"g": "2", "crf": "30", "preset": "ultrafast"} if codec == "libx264" else {"qscale": "4"})
+        s = c.add_stream(codec, rate=fps, options=opts)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        k = 0
+        for e in episodes:
+            for img in _frames(rng, ep_len, h, w):
+                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+                vf.pts, vf.time_base = k, Fraction(1, fps)
+                k += 1
+                for p in s.encode(vf):
+                    c.mux(p)
+            state = rng.normal(size=(ep_len, 2)).astype(np.float32)
+            action = rng.uniform(-1, 1, (ep_len, 6)).astype(np.float32)
+            tables.append(pa.table({
+                "observation.state": pa.array(list(state), pa.list_(pa.float32())),
+                "action": pa.array(list(action), pa.list_(pa.float32())),
+                "timestamp": pa.array(np.arange(ep_len, dtype=np.float32) / fps),
+                "frame_index": pa.array(np.arange(ep_len)), "episode_index": pa.array(np.full(ep_len, e)),
+                "index": pa.array(np.arange(start, start + ep_len)),
+                "task_index": pa.array(np.zeros(ep_len, np.int64))}))
+            rows.append({"episode_index": e, "tasks": ["push the bar"], "length": ep_len,
+                         "data/chunk_index": 0, "data/file_index": fi,
+                         "dataset_from_index": start, "dataset_to_index": start + ep_len,
+                         f"videos/{CAM}/chunk_index": 0, f"videos/{CAM}/file_index": fi,
+                         f"videos/{CAM}/from_timestamp": t0,
+                         f"videos/{CAM}/to_timestamp": t0 + ep_len / fps})
+            start += ep_len
+            t0 += ep_len / fps
+        for p in s.encode():
+            c.mux(p)
+    return tables, rows
+
+
 def generate(root: Path, frames: int, ep_len: int, h: int, w: int, codec: str, fps: int = 10) -> None:
     import av
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rng = np.random.default_rng(0)
     n_eps = frames // ep_len
     (root / "meta" / "episodes" / "chunk-000").mkdir(parents=True, exist_ok=True)
+    (root / "data/chunk-000").mkdir(parents=True, exist_ok=True)
     rows, start = [], 0
     for f0 in range(0, n_eps, PER_FILE):
         fi = f0 // PER_FILE
         vpath = root / f"videos/{CAM}/chunk-000/file-{fi:03d}.mp4"
         vpath.parent.mkdir(parents=True, exist_ok=True)
-        (root / "data/chunk-000").mkdir(parents=True, exist_ok=True)
-        tables, t0 = [], 0.0
-        with av.open(str(vpath), "w") as c:
-            opts = ({"g": "2", "crf": "30", "preset": "12"} if codec == "libsvtav1" else
-                    {"g": "2", "crf": "30", "preset": "ultrafast"} if codec == "libx264" else {"qscale": "4"})
-            s = c.add_stream(codec, rate=fps, options=opts)
-            s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-            k = 0
-            for e in range(f0, min(f0 + PER_FILE, n_eps)):
-                imgs = _frames(rng, ep_len, h, w)
-                for img in imgs:
-                    vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-                    vf.pts, vf.time_base = k, Fraction(1, fps)
-                    k += 1
-                    for p in s.encode(vf):
-                        c.mux(p)
-                state = rng.normal(size=(ep_len, 2)).astype(np.float32)
-                action = rng.uniform(-1, 1, (ep_len, 6)).astype(np.float32)
-                tables.append(pa.table({
-                    "observation.state": pa.array(list(state), pa.list_(pa.float32())),
-                    "action": pa.array(list(action), pa.list_(pa.float32())),
-                    "timestamp": pa.array(np.arange(ep_len, dtype=np.float32) / fps),
-                    "frame_index": pa.array(np.arange(ep_len)), "episode_index": pa.array(np.full(ep_len, e)),
-                    "index": pa.array(np.arange(start, start + ep_len)),
-                    "task_index": pa.array(np.zeros(ep_len, np.int64))}))
-                rows.append({"episode_index": e, "tasks": ["push the bar"], "length": ep_len,
-                             "data/chunk_index": 0, "data/file_index": fi,
-                             "dataset_from_index": start, "dataset_to_index": start + ep_len,
-                             f"videos/{CAM}/chunk_index": 0, f"videos/{CAM}/file_index": fi,
-                             f"videos/{CAM}/from_timestamp": t0,
-                             f"videos/{CAM}/to_timestamp": t0 + ep_len / fps})
-                start += ep_len
-                t0 += ep_len / fps
-            for p in s.encode():
-                c.mux(p)
+        episodes = range(f0, min(f0 + PER_FILE, n_eps))
+        for attempt in range(3):  # SVT-AV1 under PyAV: a mux rarely fails with EINVAL (seen twice on a
+            try:                   # loaded machine, not reproduced idle); encoding the file again works
+                tables, file_rows = _write_file(vpath, episodes, fi, ep_len, h, w, codec, fps, start, 0.0)
+                break
+            except av.error.ArgumentError as err:
+                print(f"{vpath.name}: {err}; encoding it again", file=sys.stderr)
+        else:
+            raise RuntimeError(f"{vpath}: could not be encoded in 3 attempts")
+        rows += file_rows
+        start += len(episodes) * ep_len
         pq.write_table(pa.concat_tables(tables), root / f"data/chunk-000/file-{fi:03d}.parquet")
     pq.write_table(pa.Table.from_pylist(rows), root / "meta/episodes/chunk-000/file-000.parquet")
     pq.write_table(pa.table({"task_index": [0], "task": ["push the bar"]}), root / "meta/tasks.parquet")
