@@ -96,6 +96,17 @@ def test_bf16_precision_is_close_and_checked(tiny_dataset):
         with pytest.raises(ValueError, match="'32' or 'bf16'"):
             relabel_dataset(net, ds, "image", precision="fp16")
     assert np.corrcoef(ref, low)[0, 1] > 0.99
+    assert not np.array_equal(ref, low)  # bf16 really ran: it rounds
+
+
+def test_relabel_scores_in_batches_of_batch_size_and_reports_each(tiny_dataset):
+    """``batch_size`` reaches the scoring loop and ``on_batch`` hears every batch (the progress bar)."""
+    net = _net(ensemble=1)
+    seen: list[int] = []
+    with OfflineDataset.open(tiny_dataset) as ds:
+        n = ds.num_transitions
+        relabel_dataset(net, ds.without_ground_truth(), "image", batch_size=7, on_batch=seen.append)
+    assert seen == [7] * (n // 7) + ([n % 7] if n % 7 else [])
 
 
 def test_correlations_work_in_a_fresh_process_without_timm():
