@@ -110,7 +110,7 @@ def generate(root: Path, frames: int, ep_len: int, h: int, w: int, codec: str, f
         vpath = root / f"videos/{CAM}/chunk-000/file-{fi:03d}.mp4"
         vpath.parent.mkdir(parents=True, exist_ok=True)
         episodes = range(f0, min(f0 + PER_FILE, n_eps))
-        for attempt in range(3):  # SVT-AV1 under PyAV: a mux rarely fails with EINVAL (seen twice on a
+        for _ in range(3):  # SVT-AV1 under PyAV: a mux rarely fails with EINVAL (seen twice on a
             try:                   # loaded machine, not reproduced idle); encoding the file again works
                 tables, file_rows = _write_file(vpath, episodes, fi, ep_len, h, w, codec, fps, start, 0.0)
                 break

@@ -1,8 +1,8 @@
 """Batched no-grad scoring with a :class:`RewardNet` (used by training metrics and relabeling).
 
-A plain loop: read a batch, move it to the network's device, preprocess, score in inference mode.  Prefetching in a thread,
-channels-last memory and conv-BN folding earned nothing over this loop on the 2-core CPU
-(``benchmarks/relabel.py``) and were removed; bfloat16 autocast is kept as an option (roughly
+A plain loop: read a batch, move it to the network's device, preprocess, score in inference mode.
+Prefetching in a thread, channels-last memory and conv-BN folding earned nothing over this loop on the
+2-core CPU (``benchmarks/relabel.py``) and were removed; bfloat16 autocast is kept as an option (roughly
 half the CPU time per image on CPUs with AVX512-BF16, ~1e-2 relative error).
 """
 
@@ -31,8 +31,8 @@ def score_batches(net: RewardNet, read: Callable[[int, int], np.ndarray], n: int
 
     ``read`` returns raw observations (host arrays); they are scored on the device ``net`` lives on.
     ``net`` is scored through an eval-mode copy, so a network in training keeps its mode.  ``bf16``
-    autocasts the network to bfloat16.  ``on_batch(k)`` is
-    called after each batch of ``k`` items (a progress bar).
+    autocasts the network to bfloat16.  ``on_batch(k)`` is called after each batch of ``k`` items
+    (a progress bar).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
