@@ -1,9 +1,9 @@
 """Wall clock of one sweep row: the in-process executor vs ``--executor ray`` on this machine.
 
 Runs ``orlvlmf sweep --config table2.yaml --tasks cartpole --qualities random`` (reduced protocol,
-3 seeds: 18 cells — IQL-GT and the five label-noise columns) twice from scratch, into two fresh
-out_dirs, in the same run: first in-process (one process, ``trainer.num_threads`` from the configs,
-2), then ``--executor ray`` (Ray started on this machine, one CPU and one torch thread per stage
+3 seeds: 18 cells — IQL-GT and the five label-noise columns; ``--methods`` picks fewer columns)
+twice from scratch, into two fresh out_dirs, in the same run: first in-process (one process,
+``trainer.num_threads`` from the configs, 2), then ``--executor ray`` (Ray started on this machine, one CPU and one torch thread per stage
 task, as many tasks side by side as there are cores).  Prints both wall clocks and their ratio
 (in-process / Ray; issue 15's goal on 2 cores: >= 1.7), whether the two tables agree, and ends with
 one JSON line.
@@ -11,6 +11,7 @@ one JSON line.
 Usage::
 
     python benchmarks/sweep_ray.py [--out /tmp/sweep_ray_bench] [--max-parallel N]
+    python benchmarks/sweep_ray.py --methods iql_gt flip_25 proximity   # 9 of the 18 cells
     python benchmarks/sweep_ray.py --smoke     # tiny sizes: checks the commands work (seconds)
 
 Measure on an otherwise idle machine: other jobs on the cores change both runs, not alike.
@@ -75,6 +76,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="/tmp/sweep_ray_bench", help="scratch folder (emptied first)")
     ap.add_argument("--max-parallel", type=int, help="--max-parallel of the Ray run")
+    ap.add_argument("--methods", nargs="+", help="only these columns of the row (default: all six)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 seed: only checks it runs")
     args = ap.parse_args()
     out = Path(args.out)
@@ -82,14 +84,16 @@ def main() -> None:
     out.mkdir(parents=True)
     config = sweep_file(out, args.smoke)
     os.environ.setdefault("MUJOCO_GL", "egl")
-    inprocess = run(config, out / "inprocess", [])
+    methods = ["--methods", *args.methods] if args.methods else []
+    inprocess = run(config, out / "inprocess", methods)
     ray_extra = ["--executor", "ray"] + (["--max-parallel", str(args.max_parallel)] if args.max_parallel else [])
-    ray = run(config, out / "ray", ray_extra)
+    ray = run(config, out / "ray", methods + ray_extra)
     same = table(out / "inprocess") == table(out / "ray")
     ratio = inprocess / ray
     print(f"in-process {inprocess:.1f} s, ray {ray:.1f} s: {ratio:.2f}x (goal >= 1.7 on 2 cores); "
           f"tables {'identical' if same else 'differ (thread counts differ: float sums may too)'}")
     print(json.dumps({"benchmark": "sweep_ray", "smoke": args.smoke, "cpus": os.cpu_count(),
+                      "methods": args.methods or "all",
                       "inprocess_s": round(inprocess, 1), "ray_s": round(ray, 1),
                       "ratio": round(ratio, 3), "tables_identical": same}))
 
