@@ -188,7 +188,8 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
         q_act = queries_to(args.target, budgets, curves[f"disagreement{part}"])
         ratio = None if q_uni is None or q_act is None else round(q_act / q_uni, 4)
         if ratio is None:
-            log(f"held-out ({'distinct pairs' if part else 'all pairs'}): a strategy did not reach accuracy {args.target} within "
+            which = "distinct pairs" if part else "all pairs"
+            log(f"held-out ({which}): a strategy did not reach accuracy {args.target} within "
                 f"{budgets[-1]} queries: raise --budgets or lower --target")
         out |= {f"active_query_ratio{part}": ratio, f"queries_to_target_uniform{part}": q_uni,
                 f"queries_to_target_disagreement{part}": q_act}
