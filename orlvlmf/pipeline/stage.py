@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -79,18 +80,24 @@ class StageContext:
 
         A checkpoint that cannot be read (truncated by a full disk, ...) is set aside with a
         warning — with everything else the interrupted run left in the work dir — so the stage
-        starts over instead of failing on it for good.
+        starts over instead of failing on it for good.  The check reads the archive ``torch.save``
+        writes and verifies every member's CRC, without unpickling it (the fit loads it next).
         """
         checkpoint = Path(checkpoint)
         if not checkpoint.exists():
             return False
         try:
-            import torch
-
-            torch.load(checkpoint, map_location="cpu", weights_only=False)
+            with zipfile.ZipFile(checkpoint) as archive:
+                damaged = archive.testzip()
+            if damaged is not None:
+                raise zipfile.BadZipFile(f"member {damaged} fails its CRC check")
             return True
         except Exception as err:  # noqa: BLE001 - any unreadable checkpoint is set aside
-            aside = self.work_dir.with_name(f"{self.work_dir.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+            stem = f"{self.work_dir.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"
+            aside = self.work_dir.with_name(stem)
+            n = 1
+            while aside.exists():  # set aside twice within a second
+                aside, n = self.work_dir.with_name(f"{stem}-{n}"), n + 1
             os.replace(self.work_dir, aside)
             self.work_dir.mkdir(parents=True)
             log.warning("[%s] the checkpoint %s cannot be read (%s: %s); set aside in %s, starting "

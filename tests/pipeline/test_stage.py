@@ -36,3 +36,24 @@ def test_device_of_accelerator(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert device_of_accelerator("auto") == "cuda"
     assert device_of_accelerator("cpu") == "cpu"
+
+
+def test_resumable_checks_the_checkpoint_archive_without_loading_it(tmp_path, monkeypatch):
+    """A readable checkpoint resumes without being unpickled here (the fit loads it); one whose
+    bytes were damaged in the middle (CRC) or cut short is set aside with the work dir, each time
+    under a new name."""
+    ctx = _ctx({}, tmp_path)
+    ctx.work_dir.mkdir(parents=True)
+    ckpt = ctx.work_dir / "last.ckpt"
+    assert not ctx.resumable(ckpt)  # none there
+    torch.save({"weights": torch.arange(4096, dtype=torch.float32)}, ckpt)
+    good = ckpt.read_bytes()
+    monkeypatch.setattr(torch, "load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("unpickled")))
+    assert ctx.resumable(ckpt)
+    for damaged in (good[:len(good) // 2],
+                    good[:len(good) // 2] + bytes(b ^ 0xFF for b in good[len(good) // 2:][:64])
+                    + good[len(good) // 2 + 64:]):
+        ckpt.write_bytes(damaged)
+        assert not ctx.resumable(ckpt)
+        assert not ckpt.exists() and ctx.work_dir.is_dir()  # a fresh, empty work dir
+    assert len(list(tmp_path.glob("w.unreadable-*"))) == 2  # both kept, even within one second
