@@ -157,28 +157,27 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     log(f"held-out: {len(test[0])} pairs with a true preference, {int(distinct.sum())} of them differing "
         f"by >= {args.distinct_gap:g} of the reward range")
     common = ["feedback.name=scripted", f"pairs.num_queries={budgets[-1]}"]
-    strategies = {"uniform": ["pairs.strategy=uniform"],
-                  "disagreement": ["pairs.strategy=disagreement", f"pairs.initial_queries={args.initial}",
-                                   f"pairs.round_queries={args.round}", f"pairs.pool_size={args.pool}",
-                                   f"pairs.round_epochs={args.round_epochs}",
-                                   f"pairs.round_ensemble={args.round_ensemble}"]}
-    labels = {(strategy, seed): label(args, f"lq_{'active' if strategy == 'disagreement' else strategy}"
-                                            f"{_suffix(seed)}", train_ds,
+    strategies = {  # strategy: (run name, its overrides)
+        "uniform": ("lq_uniform", ["pairs.strategy=uniform"]),
+        "disagreement": ("lq_active", ["pairs.strategy=disagreement", f"pairs.initial_queries={args.initial}",
+                                       f"pairs.round_queries={args.round}", f"pairs.pool_size={args.pool}",
+                                       f"pairs.round_epochs={args.round_epochs}",
+                                       f"pairs.round_ensemble={args.round_ensemble}"])}
+    labels = {(strategy, seed): label(args, f"{name}{_suffix(seed)}", train_ds,
                                       common + over + [f"pairs.seed={seed}"])[1]
-              for seed in args.seeds for strategy, over in strategies.items()}
-    curves = {f"{strategy}{part}": [] for strategy in strategies for part in ("", "_distinct")}
-    per_seed = {key: [] for key in curves}
+              for seed in args.seeds for strategy, (name, over) in strategies.items()}
+    # per_seed[curve][budget][seed]: held-out accuracy; curve = strategy, or strategy + "_distinct"
+    per_seed: dict[str, list[list[float]]] = {f"{s}{part}": [] for s in strategies for part in ("", "_distinct")}
     for b in budgets:
         for strategy in strategies:
             right = [fit_accuracy(args, train_ds, labels[strategy, seed], b, held, test, seed,
                                   Path(args.work) / "lq_fit" / strategy) for seed in args.seeds]
-            for part, mask in (("", np.ones_like(distinct)), ("_distinct", distinct)):
-                accs = [float(np.mean(ok[mask])) for ok in right]
-                curves[f"{strategy}{part}"].append(float(np.mean(accs)))
-                per_seed[f"{strategy}{part}"].append([round(a, 4) for a in accs])
-            log(f"{strategy}: {b} queries -> held-out accuracy {curves[strategy][-1]:.4f} "
-                f"{per_seed[strategy][-1]}, on distinct pairs {curves[strategy + '_distinct'][-1]:.4f} "
-                f"{per_seed[strategy + '_distinct'][-1]}")
+            every, dist = ([float(np.mean(ok[mask])) for ok in right] for mask in (slice(None), distinct))
+            per_seed[strategy].append(every)
+            per_seed[f"{strategy}_distinct"].append(dist)
+            log(f"{strategy}: {b} queries -> held-out accuracy {np.mean(every):.4f} {np.round(every, 4).tolist()}, "
+                f"on distinct pairs {np.mean(dist):.4f} {np.round(dist, 4).tolist()}")
+    curves = {key: [float(np.mean(accs)) for accs in rows] for key, rows in per_seed.items()}  # mean over seeds
     out = {"target_accuracy": args.target, "budgets": budgets, "heldout_pairs": int(len(test[0])),
            "distinct_gap": args.distinct_gap, "heldout_pairs_distinct": int(distinct.sum()),
            "goal_active_query_ratio": 0.6,
@@ -195,7 +194,8 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
                 f"queries_to_target_disagreement{part}": q_act}
         for strategy in strategies:
             out[f"heldout_accuracy_{strategy}{part}"] = [round(a, 4) for a in curves[f"{strategy}{part}"]]
-            out[f"heldout_accuracy_{strategy}{part}_per_seed"] = per_seed[f"{strategy}{part}"]
+            out[f"heldout_accuracy_{strategy}{part}_per_seed"] = \
+                np.round(per_seed[f"{strategy}{part}"], 4).tolist()
     return out
 
 

@@ -3,8 +3,8 @@
 Runs ``orlvlmf sweep --config table2.yaml --tasks cartpole --qualities random`` (reduced protocol,
 3 seeds: 18 cells — IQL-GT and the five label-noise columns; ``--methods`` picks fewer columns)
 twice from scratch, into two fresh out_dirs, in the same run: first in-process (one process,
-``trainer.num_threads`` from the configs, 2), then ``--executor ray`` (Ray started on this machine, one CPU and one torch thread per stage
-task, as many tasks side by side as there are cores).  Prints both wall clocks and their ratio
+``trainer.num_threads`` from the configs, 2), then ``--executor ray`` (Ray started on this machine,
+one CPU and one torch thread per stage task, as many tasks side by side as there are cores).  Prints both wall clocks and their ratio
 (in-process / Ray; issue 15's goal on 2 cores: >= 1.7), whether the two tables agree, and ends with
 one JSON line.
 
