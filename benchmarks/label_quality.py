@@ -134,6 +134,28 @@ def fit_accuracy(args, train_ds: Path, pairs: dict, n: int, held: Path, test, se
     return (r[1] > r[0]).astype(int) == y
 
 
+def cached_fit(args, train_ds: Path, pairs: dict, n: int, held: Path, test, seed: int,
+               tmp: Path) -> np.ndarray:
+    """``fit_accuracy``, remembered in ``<work>/lq_fit/done.json`` under a hash of everything the fit
+    depends on (the first ``n`` labels, the held-out pairs, ``--set``, threads, seed), so a run that
+    was stopped keeps the fits it finished."""
+    import hashlib
+
+    h = hashlib.sha256(json.dumps([args.set, args.threads, args.episodes, seed, n]).encode())
+    for a in (pairs["idx0"][:n], pairs["idx1"][:n], pairs["label"][:n], *test[:3]):
+        h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+    key, store = h.hexdigest()[:20], Path(args.work) / "lq_fit" / "done.json"
+    done = json.loads(store.read_text()) if store.exists() else {}
+    if key not in done:
+        right = fit_accuracy(args, train_ds, pairs, n, held, test, seed, tmp)
+        done = json.loads(store.read_text()) if store.exists() else {}
+        done[key] = "".join("1" if ok else "0" for ok in right)
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.with_suffix(".tmp").write_text(json.dumps(done))
+        store.with_suffix(".tmp").replace(store)
+    return np.array([c == "1" for c in done[key]])
+
+
 def queries_to(target: float, budgets: list[int], acc: list[float]) -> float | None:
     """Queries at which the accuracy curve first reaches ``target`` (linear between budgets)."""
     prev_b, prev_a = 0, None
@@ -170,7 +192,7 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     per_seed: dict[str, list[list[float]]] = {f"{s}{part}": [] for s in strategies for part in ("", "_distinct")}
     for b in budgets:
         for strategy in strategies:
-            right = [fit_accuracy(args, train_ds, labels[strategy, seed], b, held, test, seed,
+            right = [cached_fit(args, train_ds, labels[strategy, seed], b, held, test, seed,
                                   Path(args.work) / "lq_fit" / strategy) for seed in args.seeds]
             every, dist = ([float(np.mean(ok[mask])) for ok in right] for mask in (slice(None), distinct))
             per_seed[strategy].append(every)
