@@ -12,7 +12,8 @@ with another seed):
    ``num_queries = b`` asks), and scored on ``--heldout-pairs`` pairs of the held-out episodes
    whose ground-truth rewards differ.  The queries to the target are interpolated linearly
    between budgets; null when a strategy does not reach it.  Each seed labels its own pairs
-   (``pairs.seed``) and fits with its own seed; the curves are means over seeds.  The same is
+   (``pairs.seed``) and fits with its own seed; the curves are means over seeds.  ``--explore`` f
+   draws that share of each disagreement round at random (``pairs.explore_fraction``).  The same is
    reported on the held-out pairs whose true rewards differ by at least ``--distinct-gap`` of the
    held-out reward range (``*_distinct``): on drawer-open many pairs differ only by a slight hand
    move (18% of them by under 1% of the range), which 64 px frames barely show.
@@ -168,6 +169,11 @@ def queries_to(target: float, budgets: list[int], acc: list[float]) -> float | N
     return None
 
 
+def explore_tag(args) -> str:
+    """Run-name tag of ``--explore`` (none at 0: the first measurements' names)."""
+    return f"_x{round(args.explore * 100)}" if args.explore else ""
+
+
 def _suffix(seed: int) -> str:
     return "" if seed == 0 else f"_s{seed}"  # seed 0 keeps the run names of the first measurements
 
@@ -181,10 +187,13 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     common = ["feedback.name=scripted", f"pairs.num_queries={budgets[-1]}"]
     strategies = {  # strategy: (run name, its overrides)
         "uniform": ("lq_uniform", ["pairs.strategy=uniform"]),
-        "disagreement": ("lq_active", ["pairs.strategy=disagreement", f"pairs.initial_queries={args.initial}",
+        "disagreement": (f"lq_active{explore_tag(args)}", [
+                                       "pairs.strategy=disagreement", f"pairs.initial_queries={args.initial}",
                                        f"pairs.round_queries={args.round}", f"pairs.pool_size={args.pool}",
                                        f"pairs.round_epochs={args.round_epochs}",
-                                       f"pairs.round_ensemble={args.round_ensemble}"])}
+                                       f"pairs.round_ensemble={args.round_ensemble}",
+                                       f"pairs.explore_fraction={args.explore}"])}
+    strategies = {k: v for k, v in strategies.items() if k in args.strategies}
     labels = {(strategy, seed): label(args, f"{name}{_suffix(seed)}", train_ds,
                                       common + over + [f"pairs.seed={seed}"])[1]
               for seed in args.seeds for strategy, (name, over) in strategies.items()}
@@ -202,9 +211,16 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     curves = {key: [float(np.mean(accs)) for accs in rows] for key, rows in per_seed.items()}  # mean over seeds
     out = {"target_accuracy": args.target, "budgets": budgets, "heldout_pairs": int(len(test[0])),
            "distinct_gap": args.distinct_gap, "heldout_pairs_distinct": int(distinct.sum()),
-           "goal_active_query_ratio": 0.6,
-           "rounds": int(labels["disagreement", args.seeds[0]]["round"].max()) + 1}
+           "goal_active_query_ratio": 0.6, "explore_fraction": args.explore}
+    if "disagreement" in strategies:
+        out["rounds"] = int(labels["disagreement", args.seeds[0]]["round"].max()) + 1
     for part in ("", "_distinct"):
+        for strategy in strategies:
+            out[f"heldout_accuracy_{strategy}{part}"] = [round(a, 4) for a in curves[f"{strategy}{part}"]]
+            out[f"heldout_accuracy_{strategy}{part}_per_seed"] = \
+                np.round(per_seed[f"{strategy}{part}"], 4).tolist()
+        if len(strategies) < 2:
+            continue
         q_uni = queries_to(args.target, budgets, curves[f"uniform{part}"])
         q_act = queries_to(args.target, budgets, curves[f"disagreement{part}"])
         ratio = None if q_uni is None or q_act is None else round(q_act / q_uni, 4)
@@ -214,10 +230,6 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
                 f"{budgets[-1]} queries: raise --budgets or lower --target")
         out |= {f"active_query_ratio{part}": ratio, f"queries_to_target_uniform{part}": q_uni,
                 f"queries_to_target_disagreement{part}": q_act}
-        for strategy in strategies:
-            out[f"heldout_accuracy_{strategy}{part}"] = [round(a, 4) for a in curves[f"{strategy}{part}"]]
-            out[f"heldout_accuracy_{strategy}{part}_per_seed"] = \
-                np.round(per_seed[f"{strategy}{part}"], 4).tolist()
     return out
 
 
@@ -288,6 +300,10 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=5000, help="pairs.pool_size")
     ap.add_argument("--round-epochs", type=int, default=3)
     ap.add_argument("--round-ensemble", type=int, default=3)
+    ap.add_argument("--strategies", nargs="+", choices=["uniform", "disagreement"],
+                    default=["uniform", "disagreement"], help="part 1's strategies (the ratio needs both)")
+    ap.add_argument("--explore", type=float, default=0.0,
+                    help="pairs.explore_fraction: share of each disagreement round drawn at random")
     # 2. both orders
     ap.add_argument("--queries", type=int, default=2000, help="paid queries of each labeling")
     ap.add_argument("--position-bias", type=float, default=0.3)

@@ -5,7 +5,11 @@ the first ``initial`` pairs of the uniform sampler (the same pairs the uniform s
 first); each later round trains the reward ensemble briefly on the labels so far, draws a pool of
 candidate pairs (:func:`candidate_pool`), scores them by the members' disagreement on
 P(A < B) (:func:`orlvlmf.feedback.sampling.disagreement`) and asks the ``batch`` most contested new
-ones (:func:`select_most_contested`), until ``num_queries`` pairs are asked.
+ones (:func:`select_most_contested`), until ``num_queries`` pairs are asked.  With
+``pairs.explore_fraction`` f > 0 only the top (1 - f) of each later round's pairs are the most
+contested and the rest are drawn at random from the pool: on drawer-open the pure top-k rule
+spends most later rounds on near-ties (80–87 % of their pairs differ by < 5 % of the reward
+range, against 53–57 % of uniform pairs; ``docs/results/label_quality.md``).
 
 Every round's pairs are written to a :class:`RoundLog` *before* they are asked, so a run killed
 in any round resumes with the same pairs (their answers come from the store, never paid twice)
@@ -68,17 +72,21 @@ def candidate_pool(episode: np.ndarray, step: np.ndarray, size: int, min_gap: in
     return np.asarray(list(kept), np.int64).reshape(-1, 2)
 
 
-def select_most_contested(pool: np.ndarray, scores: np.ndarray, kept: PairFilter,
-                          k: int) -> tuple[PairSample, np.ndarray]:
-    """The ``k`` highest-scoring pool pairs that are new questions to ``kept`` (which remembers
-    them), with their scores.  Ties keep the pool's order."""
+def select_most_contested(pool: np.ndarray, scores: np.ndarray, kept: PairFilter, k: int,
+                          explore: float = 0.0, seed: int = 0) -> tuple[PairSample, np.ndarray]:
+    """``k`` pool pairs that are new questions to ``kept`` (which remembers them), with their
+    scores: the ``k - round(explore * k)`` highest-scoring ones (ties keep the pool's order), then
+    the rest drawn uniformly (``seed``) from the pool pairs left."""
     pool = np.asarray(pool, np.int64).reshape(-1, 2)
     scores = np.asarray(scores, np.float64)
     if len(scores) != len(pool):
         raise ValueError(f"one score per pool pair expected, got {len(scores)} for {len(pool)}")
+    if not 0.0 <= explore <= 1.0:
+        raise ValueError(f"explore must be a share in [0, 1], got {explore}")
     order = np.argsort(-scores, kind="stable")
     start = len(kept)
-    kept.offer(pool[order], limit=start + k)
+    kept.offer(pool[order], limit=start + k - int(round(explore * k)))
+    kept.offer(pool[np.random.default_rng(seed).permutation(len(pool))], limit=start + k)
     chosen = kept.sample(start)
     by_pair = {(a, b): s for (a, b), s in zip(pool.tolist(), scores.tolist())}
     return chosen, np.asarray([by_pair[(a, b)] for a, b in zip(chosen.idx0.tolist(), chosen.idx1.tolist())])
@@ -165,10 +173,13 @@ class RoundPlan:
     image_key: str
     skip_identical: bool = True
     extra: dict = field(default_factory=dict)  # what else decides the rounds (backend, reward model)
+    explore: float = 0.0  # share of each later round drawn at random from the pool
 
     def log_plan(self) -> dict:
         d = asdict(self)
         d.pop("num_pairs")
+        if not d["explore"]:
+            d.pop("explore")  # logs written before the option existed still resume
         return {"strategy": "disagreement", **d}
 
 
@@ -224,7 +235,8 @@ def label_in_rounds(dataset, source: PairSource, backend, store: LabelStore, pla
             break
         r0, r1 = score(res.idx0[m], res.idx1[m], res.label[m], pool, k)
         scores = disagreement(r0, r1)
-        chosen, s = select_most_contested(pool, scores, kept, min(plan.batch, plan.num_pairs - rounds.num_pairs))
+        chosen, s = select_most_contested(pool, scores, kept, min(plan.batch, plan.num_pairs - rounds.num_pairs),
+                                         explore=plan.explore, seed=plan.seed * 7919 + k)
         if not len(chosen.idx0):
             log(f"round {k}: every candidate was asked before; stopping at {rounds.num_pairs} pairs")
             break

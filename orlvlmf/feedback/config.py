@@ -44,6 +44,7 @@ class PairsConfig:
     pool_size: int = ranged(5000, ge=1)  # disagreement: candidate pairs scored per round
     round_epochs: int = ranged(5, ge=1)  # disagreement: epochs of the brief reward fit before each round
     round_ensemble: int = ranged(3, ge=2)  # disagreement: members of that fit (>= 2: their spread is the score)
+    explore_fraction: float = ranged(0.0, ge=0, le=1)  # disagreement: share of each later round drawn at random
 
 
 @dataclass

@@ -253,7 +253,7 @@ class LabelStage(Stage):
         plan = RoundPlan(num_pairs=settings.num_pairs, initial=settings.initial_pairs,
                          batch=settings.round_pairs, pool=int(pc.pool_size),
                          seed=int(pc.seed), min_gap=int(pc.min_gap), image_key=pc.image_key,
-                         skip_identical=bool(pc.skip_identical),
+                         skip_identical=bool(pc.skip_identical), explore=float(pc.explore_fraction),
                          extra={"both_orders": both, "backend": canonical_hash(backend.identity()),
                                 "task": source.task, "reward": canonical_hash(reward_cfg),
                                 "epochs": int(pc.round_epochs), "ensemble": int(pc.round_ensemble)})

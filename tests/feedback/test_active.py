@@ -76,3 +76,34 @@ def test_round_log_round_trip_and_plan_check(tmp_path):
     assert RoundLog.load(tmp_path / "rounds.json", {**plan, "batch": 2}).rounds == []
     assert RoundLog.load(tmp_path / "missing.json", plan).rounds == []
     assert not (tmp_path / "rounds.json.tmp").exists()
+
+
+def test_explore_fraction_mixes_random_pool_pairs_into_a_round(bar_dataset):
+    ds = OfflineDataset.open(bar_dataset)
+    pool = candidate_pool(ds.episode_index, ds.step_index, 60, 2, seed=3)
+    scores = np.linspace(1.0, 0.0, len(pool))  # pool order = score order: the top k are the first k
+    unordered = lambda c: [(min(a, b), max(a, b)) for a, b in zip(c.idx0.tolist(), c.idx1.tolist())]
+    top = [(min(a, b), max(a, b)) for a, b in pool.tolist()]
+
+    def pick(explore, seed=0):
+        chosen, s = select_most_contested(pool, scores, PairFilter(ds, "image"), k=10, explore=explore, seed=seed)
+        return unordered(chosen), s
+
+    greedy, _ = pick(0.0)
+    assert greedy == top[:10]
+    mixed, s = pick(0.3)
+    assert len(set(mixed)) == 10 and mixed[:7] == top[:7]  # 7 most contested, then 3 drawn from the rest
+    assert not set(mixed[7:]) <= set(top[:10])  # not the next three by score
+    assert pick(0.3)[0] == mixed and pick(0.3, seed=1)[0] != mixed  # seeded
+    assert s[:7].tolist() == sorted(s[:7].tolist(), reverse=True)
+    assert pick(1.0)[0] != top[:10]  # all drawn at random
+    with pytest.raises(ValueError, match=r"explore must be a share in \[0, 1\]"):
+        pick(1.5)
+
+
+def test_round_plan_records_explore_only_when_used():
+    from orlvlmf.feedback.active import RoundPlan
+
+    plan = RoundPlan(num_pairs=10, initial=4, batch=2, pool=20, seed=0, min_gap=1, image_key="image")
+    assert "explore" not in plan.log_plan()  # logs from before the option keep resuming
+    assert plan.log_plan() != RoundPlan(**{**plan.__dict__, "explore": 0.5}).log_plan()

@@ -45,6 +45,15 @@ def test_disagreement_rounds_through_the_stage(tmp_path):
     uniform = stage_context(stage_config({"name": "scripted"}, pairs={"strategy": "uniform"}), ds_path,
                             tmp_path / "u")
     assert LabelStage().config_sections(uniform.cfg) == ("pairs", "feedback", "task", "labels")
+    # explore_fraction reaches the rounds: a mixed run logs its own plan and still asks no pair twice
+    mixed = stage_context(stage_config({"name": "scripted"}, pairs={"num_queries": 26, "explore_fraction": 0.5}),
+                          ds_path, tmp_path / "x")
+    LabelStage().run(mixed)
+    mlog = json.loads((mixed.work_dir / ROUND_LOG).read_text())
+    assert mlog["plan"]["explore"] == 0.5 and "explore" not in log["plan"]
+    m = np.load(mixed.staging_dir / "pairs.npz")
+    assert len({(min(a, b), max(a, b)) for a, b in zip(m["idx0"].tolist(), m["idx1"].tolist())}) == 26
+    assert all(r["chosen_score"] <= g["chosen_score"] + 1e-9 for r, g in zip(mlog["rounds"][1:2], later[:1]))
 
 
 def test_bad_active_settings_are_refused_before_any_work(tmp_path):
@@ -54,6 +63,7 @@ def test_bad_active_settings_are_refused_before_any_work(tmp_path):
     ds_path = make_bar_dataset(tmp_path / "d.h5")
     for pairs, msg in (({"strategy": "active"}, "pairs.strategy must be one of uniform, disagreement"),
                        ({"round_ensemble": 1}, "'pairs.round_ensemble' must be >= 2"),
+                       ({"explore_fraction": 1.5}, r"'pairs.explore_fraction' must be in \[0, 1\], got 1.5"),
                        ({"initial_queries": 9}, "initial_queries=9 is odd")):
         cfg = stage_config({"name": "scripted", "both_orders": True}, pairs=pairs)
         with pytest.raises(StageError, match=msg):
