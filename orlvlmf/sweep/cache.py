@@ -1,4 +1,5 @@
-"""The sweep's shared stage cache: ``<out_dir>/<name>/cache/<stage key>/<fingerprint>/``.
+"""The sweep's shared stage cache: ``<cache>/<stage key>/<fingerprint>/``, ``<cache>`` being
+``<out_dir>/<name>/cache`` or the sweep config's ``cache_dir`` (several sweeps may share one).
 
 Every finished stage run of every cell is published there (``record.json``, the manifest record,
 plus ``files/``, hard links to the artifacts), keyed by the runner's fingerprint (stage, version,

@@ -53,8 +53,11 @@ def sweep_dir(cfg: SweepConfig) -> Path:
 
 
 def cache_dir(cfg: SweepConfig) -> Path:
-    """The shared stage cache (:mod:`orlvlmf.sweep.cache`)."""
-    return sweep_dir(cfg) / "cache"
+    """The shared stage cache (:mod:`orlvlmf.sweep.cache`): ``cache_dir``, relative to ``out_dir``,
+    or ``<out_dir>/<name>/cache``."""
+    if cfg.cache_dir is None:
+        return sweep_dir(cfg) / "cache"
+    return Path(cfg.out_dir) / Path(cfg.cache_dir).expanduser()  # an absolute cache_dir wins
 
 
 def task_config(task: TaskSpec, quality: str, sweep_file: Path | None) -> Path:

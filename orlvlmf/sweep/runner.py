@@ -4,6 +4,7 @@ Layout under ``<out_dir>/<name>/``::
 
     cells/<task>_<quality>/<method>_seed<k>/   one run directory per cell
     cache/<stage key>/<fingerprint>/           finished stage outputs shared between cells
+                                               (elsewhere with the config's ``cache_dir``)
     results/<task>_<quality>_<method>_seed<k>.json   one finished cell (metrics + stage fingerprints)
     table.md, table.csv, plots/<task>.png
 

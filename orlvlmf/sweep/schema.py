@@ -81,6 +81,10 @@ class SweepConfig:
     kind: str = "sweep"
     name: str = checked("???", plain_name)  # the sweep's one folder under out_dir
     out_dir: str = "runs/sweeps"
+    # the shared stage cache; relative paths are under out_dir (None: <out_dir>/<name>/cache).  Two
+    # sweeps pointed at one cache (table1.yaml and table2.yaml: "cache") collect each dataset once,
+    # and a cell whose stages both run (e.g. IQL with the true reward) is computed once.
+    cache_dir: Optional[str] = None
     table: str = "I"  # I | II | none
     protocol: str = "reduced"
     tasks: List[Any] = field(default_factory=list)  # names or TaskSpec mappings

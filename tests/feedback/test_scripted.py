@@ -79,3 +79,22 @@ def test_bad_options_and_missing_gt_are_clear(tmp_path):
     with LabelStore(tmp_path / "s.sqlite") as store, pytest.raises(LabelingAborted, match="ground-truth"):
         label_pairs(pairs, PairSource(ds, "image", TASK), make_backend({"name": "scripted"}), store,
                     log=lambda m: None)
+
+
+def test_flip_noise_at_zero_writes_the_noiseless_pairs_file(tmp_path):
+    """Table II's ``flip_0`` column gives the bytes of Table I's "Ours" labels, so a shared sweep cache
+    reuses the reward models trained on them (their fingerprints hash the pairs file)."""
+    from active_worker import stage_config, stage_context
+    from feedback_helpers import make_bar_dataset
+    from orlvlmf.feedback.stage import LabelStage
+
+    ds = make_bar_dataset(tmp_path / "d.h5", episodes=4, steps=30)
+    files = []
+    for name, feedback in (("plain", {"name": "scripted"}),
+                           ("flip0", {"name": "scripted", "noise": "flip", "flip_p": 0.0}),
+                           ("flip25", {"name": "scripted", "noise": "flip", "flip_p": 0.25})):
+        ctx = stage_context(stage_config(feedback, pairs={"strategy": "uniform", "num_queries": 40}), ds,
+                            tmp_path / name)
+        LabelStage().run(ctx)
+        files.append((ctx.staging_dir / "pairs.npz").read_bytes())
+    assert files[0] == files[1] and files[0] != files[2]

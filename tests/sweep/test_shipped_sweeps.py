@@ -105,3 +105,35 @@ def test_rope_point_cloud_row(tmp_path):
         assert cloud.dataset[key] == rope.dataset[key]
     assert cloud.env.max_move == rope.env.max_move == 0.06
     assert paper_number("I", "rope", "random", "ours") is not None
+
+
+def test_table1_and_table2_share_one_cache_and_their_common_cells(tmp_path):
+    """Both shipped tables use <out_dir>/cache, and every stage of their IQL-GT cells (and of "ours"
+    against "flip_0" after the label stage) reads identical config sections, so Table II reuses Table
+    I's datasets, IQL-GT runs and reward models."""
+    from orlvlmf.pipeline.runner import _section
+    from orlvlmf.sweep.cells import cache_dir
+
+    over = [f"out_dir={tmp_path}", "seeds=[0]", "tasks=[drawer,cartpole,soccer,rope]"]
+    runs = {}
+    for name in ("table1.yaml", "table2.yaml"):
+        cfg, file = load_sweep_config(name, over)
+        assert cache_dir(cfg) == tmp_path / "cache"
+        for cell in cells_of(cfg, file):
+            if cell.method in ("iql_gt", "ours", "flip_0"):
+                runs[name, cell.task.name, cell.quality, cell.method] = compose(cell, cfg)
+
+    def sections(run, skip=()):
+        return {s: {sec: _section(run, sec) for sec in load_stage(s).config_sections(run)}
+                for s in run.stages if s not in skip}
+
+    checked = 0
+    for (name, task, quality, method), run in runs.items():
+        if name != "table1.yaml" or method == "flip_0":
+            continue
+        other = runs["table2.yaml", task, quality, "iql_gt" if method == "iql_gt" else "flip_0"]
+        skip = () if method == "iql_gt" else ("label",)
+        assert list(run.stages) == list(other.stages)
+        assert sections(run, skip) == sections(other, skip), (task, quality, method)
+        checked += 1
+    assert checked == 4 * 3 * 2

@@ -8,7 +8,7 @@ from orlvlmf.sweep.cells import cells_of
 from orlvlmf.sweep.config import load_sweep_config
 from orlvlmf.sweep.runner import run_sweep
 from orlvlmf.sweep.schema import SweepConfigError
-from tests.sweep.helpers import CALLS, INTERRUPT, write_sweep
+from tests.sweep.helpers import CALLS, INTERRUPT, STAGES, write_sweep
 
 
 @pytest.fixture(autouse=True)
@@ -145,3 +145,26 @@ def test_custom_tasks_are_rows_named_in_tasks(tmp_path):
     assert "cells/toy_scaled_random" in run.run_dir.replace("\\", "/")
     with pytest.raises(SweepConfigError, match="confg.*Did you mean.*config"):
         load_sweep_config(write_sweep(tmp_path, 'custom_tasks:\n  bad: {confg: "x.yaml"}\n'))
+
+
+def test_two_sweeps_with_one_cache_dir_share_their_stage_runs(tmp_path):
+    from orlvlmf.sweep.cells import cache_dir
+
+    first, file = load_sweep_config(write_sweep(tmp_path, "cache_dir: shared\n"))
+    assert cache_dir(first) == tmp_path / "out" / "shared"
+    run_sweep(first, file, echo=lambda s: None)
+    assert CALLS["train"] == 8 and CALLS["collect:random"] == 1
+    # another sweep (own name, own cells and results) whose cells overlap: method one is the same
+    # cell, method three is new but shares the datasets
+    second, _ = load_sweep_config(file, ["name=other", "methods=[one,three]",
+                                         "custom_methods.three={stages: " + STAGES + ", "
+                                         "overrides: [train.reward_scale=3.0]}"])
+    summary = run_sweep(second, file, echo=lambda s: None)
+    assert len(summary.ran) == 8  # every cell is new to this sweep's results ...
+    assert CALLS["collect:random"] == 1 and CALLS["collect:expert"] == 1  # ... but no dataset is
+    assert CALLS["train"] == 8 + 4  # only method three's four trains run; method one's are linked
+    assert sorted(p.name for p in (tmp_path / "out" / "other" / "results").glob("toy_*_one_*.json")) == \
+        sorted(p.name for p in (tmp_path / "out" / "tiny" / "results").glob("toy_*_one_*.json"))
+    assert not (tmp_path / "out" / "tiny" / "cache").exists() and not (tmp_path / "out" / "other" / "cache").exists()
+    absolute, _ = load_sweep_config(file, [f"cache_dir={tmp_path / 'elsewhere'}"])
+    assert cache_dir(absolute) == tmp_path / "elsewhere"
