@@ -147,8 +147,8 @@ def cached_fit(args, train_ds: Path, pairs: dict, n: int, held: Path, test, seed
         h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
     key, store = h.hexdigest()[:20], Path(args.work) / "lq_fit" / "done.json"
     done = json.loads(store.read_text()) if store.exists() else {}
-    if key not in done:
-        right = fit_accuracy(args, train_ds, pairs, n, held, test, seed, tmp)
+    if key not in done:  # its own scratch folder: processes sharing --work never touch each other's fit
+        right = fit_accuracy(args, train_ds, pairs, n, held, test, seed, tmp.with_name(f"{tmp.name}_{key}_{os.getpid()}"))
         done = json.loads(store.read_text()) if store.exists() else {}
         done[key] = "".join("1" if ok else "0" for ok in right)
         store.parent.mkdir(parents=True, exist_ok=True)
