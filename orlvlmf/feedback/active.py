@@ -8,8 +8,8 @@ P(A < B) (:func:`orlvlmf.feedback.sampling.disagreement`) and asks the ``batch``
 ones (:func:`select_most_contested`), until ``num_queries`` pairs are asked.  With
 ``pairs.explore_fraction`` f > 0 only the top (1 - f) of each later round's pairs are the most
 contested and the rest are drawn at random from the pool: on drawer-open the pure top-k rule
-spends most later rounds on near-ties (80–87 % of their pairs differ by < 5 % of the reward
-range, against 53–57 % of uniform pairs; ``docs/results/label_quality.md``).
+spends its rounds from the fourth on mostly on near-ties (78–81 % of their pairs differ by < 5 % of
+the reward range, against 58–61 % of uniform pairs; ``docs/results/label_quality.md``).
 
 Every round's pairs are written to a :class:`RoundLog` *before* they are asked, so a run killed
 in any round resumes with the same pairs (their answers come from the store, never paid twice)
