@@ -142,6 +142,8 @@ def cached_fit(args, train_ds: Path, pairs: dict, n: int, held: Path, test, seed
     was stopped keeps the fits it finished."""
     import hashlib
 
+    from orlvlmf.pipeline.manifest import atomic_write_text
+
     h = hashlib.sha256(json.dumps([args.set, args.threads, args.episodes, seed, n]).encode())
     for a in (pairs["idx0"][:n], pairs["idx1"][:n], pairs["label"][:n], *test[:3]):
         h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
@@ -151,9 +153,7 @@ def cached_fit(args, train_ds: Path, pairs: dict, n: int, held: Path, test, seed
         right = fit_accuracy(args, train_ds, pairs, n, held, test, seed, tmp.with_name(f"{tmp.name}_{key}_{os.getpid()}"))
         done = json.loads(store.read_text()) if store.exists() else {}
         done[key] = "".join("1" if ok else "0" for ok in right)
-        store.parent.mkdir(parents=True, exist_ok=True)
-        store.with_suffix(".tmp").write_text(json.dumps(done))
-        store.with_suffix(".tmp").replace(store)
+        atomic_write_text(store, json.dumps(done))  # a temporary file of its own per process
     return np.array([c == "1" for c in done[key]])
 
 
