@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from orlvlmf.feedback.config import PairsConfig
 
@@ -135,6 +135,18 @@ def label_summary(res, stats) -> dict:
     return out
 
 
+def rounds_reward_keys(cfg) -> list[str] | None:
+    """The ``reward`` keys the disagreement rounds depend on: all but those the registered reward
+    stage's brief fit sets itself (``brief_fit_sets``); None without a ``reward`` section."""
+    from orlvlmf.registry import REGISTRY
+
+    reward = OmegaConf.select(cfg, "reward", default=None)
+    if not isinstance(reward, DictConfig):
+        return None
+    sets = getattr(REGISTRY.get("stages", "reward"), "brief_fit_sets", ())
+    return [k for k in reward if k not in sets]
+
+
 @register("stages", "label")
 class LabelStage(Stage):
     sections = ("pairs", "feedback", "task", "labels")
@@ -145,8 +157,10 @@ class LabelStage(Stage):
 
     def config_sections(self, cfg) -> tuple[str, ...]:
         # the disagreement strategy's rounds depend on the reward model that scores them
-        active = OmegaConf.select(cfg, "pairs.strategy", default="uniform") == "disagreement"
-        return self.sections + (("reward",) if active else ())
+        if OmegaConf.select(cfg, "pairs.strategy", default="uniform") != "disagreement":
+            return self.sections
+        keys = rounds_reward_keys(cfg)
+        return self.sections + (("reward",) if keys is None else tuple(f"reward.{k}" for k in keys))
 
     def run(self, ctx: StageContext) -> dict:
         from orlvlmf.data.dataset import OfflineDataset
@@ -255,7 +269,8 @@ class LabelStage(Stage):
                          seed=int(pc.seed), min_gap=int(pc.min_gap), image_key=pc.image_key,
                          skip_identical=bool(pc.skip_identical), explore=float(pc.explore_fraction),
                          extra={"both_orders": both, "backend": canonical_hash(backend.identity()),
-                                "task": source.task, "reward": canonical_hash(reward_cfg),
+                                "task": source.task,
+                                "reward": canonical_hash({k: reward_cfg[k] for k in rounds_reward_keys(cfg)}),
                                 "epochs": int(pc.round_epochs), "ensemble": int(pc.round_ensemble)})
         view = ds.without_ground_truth()
         ctx.set_torch_threads()

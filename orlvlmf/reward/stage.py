@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from orlvlmf.pipeline.manifest import atomic_write_text, canonical_hash, content_hash
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import register
+from orlvlmf.reward.active import BRIEF_FIT_SETS
 
 
 def _section(ctx: StageContext, name: str) -> dict[str, Any]:
@@ -73,6 +74,7 @@ class RewardStage(Stage):
     outputs = ("reward_model.ckpt", "reward_metrics.json")
     per_seed = True
     description = "train the Bradley-Terry reward model on the labeled pairs"
+    brief_fit_sets = BRIEF_FIT_SETS  # reward keys score_pool's brief fit sets itself
 
     @staticmethod
     def score_pool(*args, **kwargs):

@@ -23,7 +23,9 @@ def test_disagreement_rounds_through_the_stage(tmp_path):
     ds_path = make_bar_dataset(tmp_path / "d.h5", episodes=6, steps=40)
     cfg = stage_config({"name": "scripted"}, pairs={"num_queries": 26})
     ctx = stage_context(cfg, ds_path, tmp_path / "run")
-    assert LabelStage().config_sections(cfg) == ("pairs", "feedback", "task", "labels", "reward")
+    sections = LabelStage().config_sections(cfg)
+    assert sections[:4] == ("pairs", "feedback", "task", "labels") and "reward.encoder" in sections
+    assert "reward.max_epochs" not in sections  # the brief fit sets it (test_final_fit_settings...)
     s = LabelStage().run(ctx)
     npz = np.load(ctx.staging_dir / "pairs.npz")
     assert s["pairs"] == 26 and npz["round"].tolist() == [0] * 10 + [1] * 10 + [2] * 6
@@ -54,6 +56,34 @@ def test_disagreement_rounds_through_the_stage(tmp_path):
     m = np.load(mixed.staging_dir / "pairs.npz")
     assert len({(min(a, b), max(a, b)) for a, b in zip(m["idx0"].tolist(), m["idx1"].tolist())}) == 26
     assert all(r["chosen_score"] <= g["chosen_score"] + 1e-9 for r, g in zip(mlog["rounds"][1:2], later[:1]))
+
+
+def test_final_fit_settings_keep_the_rounds_asked(tmp_path):
+    """Training the final reward model longer or with more members changes nothing the rounds'
+    brief fit uses: the label stage stays up to date and a rerun resumes the logged rounds."""
+    from orlvlmf.feedback.stage import ROUND_LOG, LabelStage
+    from orlvlmf.pipeline.runner import fingerprint
+
+    ds_path = make_bar_dataset(tmp_path / "d.h5", episodes=6, steps=40)
+    cfg = stage_config({"name": "scripted"}, pairs={"num_queries": 20})
+    ctx = stage_context(cfg, ds_path, tmp_path / "run")
+    LabelStage().run(ctx)
+    before = (ctx.work_dir / ROUND_LOG).read_text()
+
+    def fp(reward):
+        return fingerprint(stage_config({"name": "scripted"}, pairs={"num_queries": 20}, reward=reward),
+                           LabelStage(), "label", None, {})
+
+    final = {"max_epochs": 40, "ensemble": 5, "patience": 9, "gt_eval_transitions": 0, "gt_eval_every": 0}
+    assert fp(final) == fp(None)
+    assert fp({"lr": 3e-4}) != fp(None) and fp({"encoder": {"name": "mlp", "hidden": [32]}}) != fp(None)
+    lines = []
+    longer = stage_context(stage_config({"name": "scripted"}, pairs={"num_queries": 20}, reward=final),
+                           ds_path, tmp_path / "run")
+    longer.log = lines.append
+    assert LabelStage().run(longer)["cached"] == 20
+    assert any("resuming active labeling after 2 logged round(s)" in line for line in lines)
+    assert (ctx.work_dir / ROUND_LOG).read_text() == before
 
 
 def test_bad_active_settings_are_refused_before_any_work(tmp_path):
