@@ -15,16 +15,17 @@ from typing import Any, Mapping
 
 import numpy as np
 
-#: ``reward`` keys the brief fit sets itself.  The rounds do not depend on them, so training the
-#: final reward model longer or with more members keeps the rounds already asked (and paid).
-BRIEF_FIT_SETS = ("max_epochs", "ensemble", "patience", "gt_eval_transitions", "gt_eval_every")
-
-
 def brief_fit_config(reward_cfg: Mapping[str, Any], epochs: int, ensemble: int) -> dict[str, Any]:
     """The ``reward`` section of a brief fit: ``epochs`` epochs (no early stop), ``ensemble``
     members, no ground-truth evaluation; every other key as configured."""
     return {**dict(reward_cfg), "max_epochs": int(epochs), "ensemble": int(ensemble),
             "patience": int(epochs) + 1, "gt_eval_transitions": 0, "gt_eval_every": 0}
+
+
+#: ``reward`` keys the brief fit sets itself (max_epochs, ensemble, patience, gt_eval_*).  The rounds
+#: do not depend on them, so training the final reward model longer or with more members keeps
+#: the rounds already asked (and paid).
+BRIEF_FIT_SETS = tuple(brief_fit_config({}, epochs=1, ensemble=2))
 
 
 def score_pool(view: Any, idx0: np.ndarray, idx1: np.ndarray, label: np.ndarray, pool: np.ndarray,
