@@ -4,19 +4,25 @@ On drawer-open random data (the quickstart's ``configs/drawer.yaml``, ``--episod
 collected once under ``--work``; a held-out dataset of ``--heldout-episodes`` episodes collected
 with another seed):
 
-1. ``active_query_ratio``: paid queries needed to reach held-out preference accuracy ``--target``
-   (0.9) with the noiseless scripted teacher, ``pairs.strategy: disagreement`` / ``uniform``
-   (goal <= 0.6).  Each strategy labels ``max(--budgets)`` queries once through the label stage;
-   a reward model (the config's ``reward`` section) is fitted on the first ``b`` labels for each
-   budget ``b`` (both strategies are prefix-stable: the first ``b`` labels are what a run with
-   ``num_queries = b`` asks), and scored on ``--heldout-pairs`` pairs of the held-out episodes
-   whose ground-truth rewards differ.  The queries to the target are interpolated linearly
-   between budgets; null when a strategy does not reach it.  Each seed labels its own pairs
-   (``pairs.seed``) and fits with its own seed; the curves are means over seeds.  ``--explore`` f
-   draws that share of each disagreement round at random (``pairs.explore_fraction``).  The same is
-   reported on the held-out pairs whose true rewards differ by at least ``--distinct-gap`` of the
-   held-out reward range (``*_distinct``): on drawer-open many pairs differ only by a slight hand
-   move (18% of them by under 1% of the range), which 64 px frames barely show.
+1. ``active_query_ratio``: paid queries needed to reach preference accuracy ``--target`` (0.9) on
+   pairs no labeling asked, with the noiseless scripted teacher, ``pairs.strategy: disagreement`` /
+   ``uniform`` (goal <= 0.6).  Each strategy labels ``max(--budgets)`` queries once through the label
+   stage; a reward model (the config's ``reward`` section) is fitted on the first ``b`` labels for
+   each budget ``b`` (both strategies are prefix-stable: the first ``b`` labels are what a run with
+   ``num_queries = b`` asks) and scores every transition of both datasets (kept per fit, so new test
+   pairs need no refit).  Two test sets of ``--heldout-pairs`` uniform pairs whose true rewards
+   differ: ``heldout`` from the held-out episodes (``active_query_ratio``) and ``dataset`` from the
+   training data itself, the transitions the reward relabels (``active_query_ratio_dataset``); with
+   the default 20 held-out episodes of random data, none opens the drawer, so only the dataset set
+   holds pairs with an opened drawer.  ``train_spearman_<strategy>``: Spearman of the fitted reward
+   with the true reward over every training transition.  The queries to the target are
+   interpolated linearly between budgets; null when a strategy does not reach it.  Each seed labels
+   its own pairs (``pairs.seed``) and fits with its own seed; the curves are means over seeds.
+   ``--explore`` f draws that share of each disagreement round at random (``pairs.explore_fraction``).
+   Every accuracy is also reported on the pairs whose true rewards differ by at least
+   ``--distinct-gap`` of the reward range (``*_distinct``): on drawer-open many pairs differ only by
+   a slight hand move (18% of the held-out pairs by under 1% of the range), which 64 px frames
+   barely show.
 2. ``both_orders_gain``: with the simulated VLM (``--position-bias`` 0.3, proximity-dependent
    unsure answers / flips / abstentions on), the ground-truth accuracy of the labels used for
    training (decided labels; ties dropped) asking both orders minus asking one order, at the same
@@ -92,7 +98,7 @@ def label(args, name: str, dataset: Path, overrides: list[str]) -> tuple[dict, d
         return summary, {k: z[k] for k in ("idx0", "idx1", "label", "round")}
 
 
-def heldout_pairs(dataset: Path, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def test_pairs(dataset: Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(idx0, idx1, GT label, relative reward gap) of ``n`` uniform pairs of ``dataset`` whose true
     rewards differ; the gap |r_0 - r_1| is a fraction of the dataset's reward range."""
     from orlvlmf.data.dataset import OfflineDataset
@@ -100,7 +106,7 @@ def heldout_pairs(dataset: Path, n: int) -> tuple[np.ndarray, np.ndarray, np.nda
     from orlvlmf.feedback.sampling import sample_pairs
 
     with OfflineDataset.open(dataset) as ds:
-        p = sample_pairs(ds, n, min_gap=10, seed=12345)
+        p = sample_pairs(ds, n, min_gap=10, seed=seed)
         r = ds.ground_truth().reward
     y = gt_labels(r[p.idx0], r[p.idx1])
     gap = np.abs(r[p.idx0] - r[p.idx1]) / max(float(r.max() - r.min()), 1e-12)
@@ -108,53 +114,51 @@ def heldout_pairs(dataset: Path, n: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return p.idx0[keep], p.idx1[keep], y[keep], gap[keep]
 
 
-def fit_accuracy(args, train_ds: Path, pairs: dict, n: int, held: Path, test, seed: int,
-                 tmp: Path) -> np.ndarray:
-    """(H,) whether a reward model fitted on the first ``n`` labeled pairs orders each held-out
-    pair as the true reward does."""
+def fit_scores(args, train_ds: Path, pairs: dict, n: int, held: Path, seed: int, tmp: Path) -> dict[str, np.ndarray]:
+    """Reward (as the relabel stage scores it) of every transition of the training data (``train``)
+    and of the held-out data (``heldout``) by a model fitted on the first ``n`` labeled pairs."""
     from omegaconf import OmegaConf
 
     from orlvlmf.data.dataset import OfflineDataset
     from orlvlmf.reward.data import Pairs
-    from orlvlmf.reward.inference import score_frames
+    from orlvlmf.reward.relabel import relabel_dataset
     from orlvlmf.reward.train import train_reward_model
 
     cfg = base_config(args, "lq_fit")
     reward = OmegaConf.to_container(cfg.reward, resolve=True)
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
     shutil.rmtree(tmp, ignore_errors=True)
+    scores = {}
     with OfflineDataset.open(train_ds) as ds:
         net, _ = train_reward_model(ds.without_ground_truth(),
                                     Pairs(pairs["idx0"][:n], pairs["idx1"][:n], pairs["label"][:n]),
                                     reward, trainer=trainer, work_dir=tmp, tb_dir=tmp / "tb", seed=seed)
-    idx0, idx1, y, _ = test
-    needed, inv = np.unique(np.concatenate([idx0, idx1]), return_inverse=True)
+        scores["train"] = relabel_dataset(net, ds.without_ground_truth(), reward["observation"])[0]
     with OfflineDataset.open(held) as hds:
-        r = score_frames(net, hds.next_observations(reward["observation"], needed))[inv].reshape(2, -1)
+        scores["heldout"] = relabel_dataset(net, hds.without_ground_truth(), reward["observation"])[0]
     shutil.rmtree(tmp, ignore_errors=True)
-    return (r[1] > r[0]).astype(int) == y
+    return scores
 
 
-def cached_fit(args, train_ds: Path, pairs: dict, n: int, held: Path, test, seed: int,
-               tmp: Path) -> np.ndarray:
-    """``fit_accuracy``, remembered in ``<work>/lq_fit/done.json`` under a hash of everything the fit
-    depends on (the first ``n`` labels, the held-out pairs, ``--set``, threads, seed), so a run that
-    was stopped keeps the fits it finished."""
+def cached_scores(args, train_ds: Path, pairs: dict, n: int, held: Path, seed: int, tmp: Path) -> dict[str, np.ndarray]:
+    """``fit_scores``, kept in ``<work>/lq_fit/scores/<hash>.npz`` under a hash of everything the fit
+    depends on (the first ``n`` labels, ``--set``, threads, dataset sizes, seed): a stopped run keeps
+    the fits it finished, and any pairs of either dataset can be scored later without a refit."""
     import hashlib
 
-    from orlvlmf.pipeline.manifest import atomic_write_text
-
-    h = hashlib.sha256(json.dumps([args.set, args.threads, args.episodes, seed, n]).encode())
-    for a in (pairs["idx0"][:n], pairs["idx1"][:n], pairs["label"][:n], *test[:3]):
+    h = hashlib.sha256(json.dumps([args.set, args.threads, args.episodes, args.heldout_episodes, seed, n]).encode())
+    for a in (pairs["idx0"][:n], pairs["idx1"][:n], pairs["label"][:n]):
         h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
-    key, store = h.hexdigest()[:20], Path(args.work) / "lq_fit" / "done.json"
-    done = json.loads(store.read_text()) if store.exists() else {}
-    if key not in done:  # its own scratch folder: processes sharing --work never touch each other's fit
-        right = fit_accuracy(args, train_ds, pairs, n, held, test, seed, tmp.with_name(f"{tmp.name}_{key}_{os.getpid()}"))
-        done = json.loads(store.read_text()) if store.exists() else {}
-        done[key] = "".join("1" if ok else "0" for ok in right)
-        atomic_write_text(store, json.dumps(done))  # a temporary file of its own per process
-    return np.array([c == "1" for c in done[key]])
+    key = h.hexdigest()[:20]
+    path = Path(args.work) / "lq_fit" / "scores" / f"{key}.npz"
+    if not path.exists():  # its own scratch folder: processes sharing --work never touch each other's fit
+        scores = fit_scores(args, train_ds, pairs, n, held, seed, tmp.with_name(f"{tmp.name}_{key}_{os.getpid()}"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f"{key}.{os.getpid()}.npz")
+        np.savez(part, **scores)
+        os.replace(part, path)  # complete or absent
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
 
 
 def queries_to(target: float, budgets: list[int], acc: list[float]) -> float | None:
@@ -178,12 +182,23 @@ def _suffix(seed: int) -> str:
     return "" if seed == 0 else f"_s{seed}"  # seed 0 keeps the run names of the first measurements
 
 
+#: test sets of part 1: name -> (dataset, key of fit_scores, sampling seed of the pairs)
+TEST_SETS = {"heldout": ("held", "heldout", 12345),  # other episodes (--heldout-episodes)
+             "dataset": ("train", "train", 54321)}   # unlabeled pairs of the data the reward relabels
+
+
 def part_active(args, train_ds: Path, held: Path) -> dict:
+    from orlvlmf.data.dataset import OfflineDataset
+    from orlvlmf.reward.train import correlations
+
     budgets = sorted(args.budgets)
-    test = heldout_pairs(held, args.heldout_pairs)
-    distinct = test[3] >= args.distinct_gap
-    log(f"held-out: {len(test[0])} pairs with a true preference, {int(distinct.sum())} of them differing "
-        f"by >= {args.distinct_gap:g} of the reward range")
+    files = {"held": held, "train": train_ds}
+    tests = {name: test_pairs(files[ds], args.heldout_pairs, seed) for name, (ds, _, seed) in TEST_SETS.items()}
+    for name, test in tests.items():
+        log(f"{name} test pairs: {len(test[0])} with a true preference, {int((test[3] >= args.distinct_gap).sum())} "
+            f"of them differing by >= {args.distinct_gap:g} of the reward range")
+    with OfflineDataset.open(train_ds) as ds:
+        train_reward = ds.ground_truth().reward
     common = ["feedback.name=scripted", f"pairs.num_queries={budgets[-1]}"]
     strategies = {  # strategy: (run name, its overrides)
         "uniform": ("lq_uniform", ["pairs.strategy=uniform"]),
@@ -197,39 +212,52 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     labels = {(strategy, seed): label(args, f"{name}{_suffix(seed)}", train_ds,
                                       common + over + [f"pairs.seed={seed}"])[1]
               for seed in args.seeds for strategy, (name, over) in strategies.items()}
-    # per_seed[curve][budget][seed]: held-out accuracy; curve = strategy, or strategy + "_distinct"
-    per_seed: dict[str, list[list[float]]] = {f"{s}{part}": [] for s in strategies for part in ("", "_distinct")}
+    test_keys = {(a, b) for a, b in zip(*tests["dataset"][:2])} | {(b, a) for a, b in zip(*tests["dataset"][:2])}
+    overlap = sum((a, b) in test_keys for p in labels.values() for a, b in zip(p["idx0"].tolist(), p["idx1"].tolist()))
+    log(f"dataset test pairs asked by any labeling: {overlap}")
+    # per_seed[curve][budget][seed]; curve = "<test>_<strategy>[_distinct]" or "spearman_<strategy>"
+    per_seed: dict[str, list[list[float]]] = {}
     for b in budgets:
         for strategy in strategies:
-            right = [cached_fit(args, train_ds, labels[strategy, seed], b, held, test, seed,
-                                  Path(args.work) / "lq_fit" / strategy) for seed in args.seeds]
-            every, dist = ([float(np.mean(ok[mask])) for ok in right] for mask in (slice(None), distinct))
-            per_seed[strategy].append(every)
-            per_seed[f"{strategy}_distinct"].append(dist)
-            log(f"{strategy}: {b} queries -> held-out accuracy {np.mean(every):.4f} {np.round(every, 4).tolist()}, "
-                f"on distinct pairs {np.mean(dist):.4f} {np.round(dist, 4).tolist()}")
+            scores = [cached_scores(args, train_ds, labels[strategy, seed], b, held, seed,
+                                    Path(args.work) / "lq_fit" / strategy) for seed in args.seeds]
+            for name, (_, key, _) in TEST_SETS.items():
+                idx0, idx1, y, gap = tests[name]
+                right = [(s[key][idx1] > s[key][idx0]).astype(int) == y for s in scores]
+                for part, mask in (("", slice(None)), ("_distinct", gap >= args.distinct_gap)):
+                    per_seed.setdefault(f"{name}_{strategy}{part}", []).append([float(np.mean(r[mask])) for r in right])
+            per_seed.setdefault(f"spearman_{strategy}", []).append(
+                [correlations(s["train"], train_reward)["spearman"] for s in scores])
+            log(f"{strategy}: {b} queries -> " + ", ".join(
+                f"{curve.replace(f'_{strategy}', '')} {np.mean(per_seed[curve][-1]):.4f} "
+                f"{np.round(per_seed[curve][-1], 4).tolist()}" for curve in per_seed if strategy in curve))
     curves = {key: [float(np.mean(accs)) for accs in rows] for key, rows in per_seed.items()}  # mean over seeds
-    out = {"target_accuracy": args.target, "budgets": budgets, "heldout_pairs": int(len(test[0])),
-           "distinct_gap": args.distinct_gap, "heldout_pairs_distinct": int(distinct.sum()),
-           "goal_active_query_ratio": 0.6, "explore_fraction": args.explore}
+    out = {"target_accuracy": args.target, "budgets": budgets, "distinct_gap": args.distinct_gap,
+           "goal_active_query_ratio": 0.6, "explore_fraction": args.explore, "dataset_test_pairs_asked": overlap}
+    for name, (idx0, _, _, gap) in tests.items():
+        out[f"{name}_pairs"] = int(len(idx0))
+        out[f"{name}_pairs_distinct"] = int((gap >= args.distinct_gap).sum())
     if "disagreement" in strategies:
         out["rounds"] = int(labels["disagreement", args.seeds[0]]["round"].max()) + 1
-    for part in ("", "_distinct"):
-        for strategy in strategies:
-            out[f"heldout_accuracy_{strategy}{part}"] = [round(a, 4) for a in curves[f"{strategy}{part}"]]
-            out[f"heldout_accuracy_{strategy}{part}_per_seed"] = \
-                np.round(per_seed[f"{strategy}{part}"], 4).tolist()
-        if len(strategies) < 2:
-            continue
-        q_uni = queries_to(args.target, budgets, curves[f"uniform{part}"])
-        q_act = queries_to(args.target, budgets, curves[f"disagreement{part}"])
-        ratio = None if q_uni is None or q_act is None else round(q_act / q_uni, 4)
-        if ratio is None:
-            which = "distinct pairs" if part else "all pairs"
-            log(f"held-out ({which}): a strategy did not reach accuracy {args.target} within "
-                f"{budgets[-1]} queries: raise --budgets or lower --target")
-        out |= {f"active_query_ratio{part}": ratio, f"queries_to_target_uniform{part}": q_uni,
-                f"queries_to_target_disagreement{part}": q_act}
+    for curve in per_seed:
+        prefix = "" if curve.startswith("spearman") else "accuracy_"
+        name = curve.replace("heldout_", "heldout_accuracy_").replace("dataset_", "dataset_accuracy_") \
+            if prefix else f"train_{curve}"
+        out[name] = [round(a, 4) for a in curves[curve]]
+        out[f"{name}_per_seed"] = np.round(per_seed[curve], 4).tolist()
+    if len(strategies) < 2:
+        return out
+    for name in TEST_SETS:
+        for part in ("", "_distinct"):
+            q_uni = queries_to(args.target, budgets, curves[f"{name}_uniform{part}"])
+            q_act = queries_to(args.target, budgets, curves[f"{name}_disagreement{part}"])
+            ratio = None if q_uni is None or q_act is None else round(q_act / q_uni, 4)
+            tag = ("" if name == "heldout" else f"_{name}") + part  # active_query_ratio: held-out episodes, all pairs
+            if ratio is None:
+                log(f"{name}{part}: a strategy did not reach accuracy {args.target} within "
+                    f"{budgets[-1]} queries: raise --budgets or lower --target")
+            out |= {f"active_query_ratio{tag}": ratio, f"queries_to_target_uniform{tag}": q_uni,
+                    f"queries_to_target_disagreement{tag}": q_act}
     return out
 
 
@@ -284,7 +312,7 @@ def main() -> None:
     ap.add_argument("--work", default="runs/label_quality", help="run directories (collect is reused)")
     ap.add_argument("--episodes", type=int, default=100, help="drawer-open random episodes (x 500 steps)")
     ap.add_argument("--heldout-episodes", type=int, default=20)
-    ap.add_argument("--heldout-pairs", type=int, default=2000)
+    ap.add_argument("--heldout-pairs", type=int, default=2000, help="pairs of each test set of part 1")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--threads", type=int, default=2, help="trainer.num_threads")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
