@@ -322,6 +322,7 @@ def main() -> None:
     ap.add_argument("--target", type=float, default=0.9)
     ap.add_argument("--distinct-gap", type=float, default=0.05,
                     help="also score held-out pairs whose true rewards differ by >= this share of the range")
+    ap.add_argument("--skip-active", action="store_true", help="skip part 1 (active selection)")
     ap.add_argument("--skip-orders", action="store_true", help="skip part 2 (both image orders)")
     ap.add_argument("--initial", type=int, default=250, help="pairs.initial_queries")
     ap.add_argument("--round", type=int, default=250, help="pairs.round_queries")
@@ -363,7 +364,8 @@ def main() -> None:
                                 "proximity_scale": args.proximity_scale}}
     if not args.skip_orders:
         result |= part_orders(args, train_ds)
-    result |= part_active(args, train_ds, held)
+    if not args.skip_active:
+        result |= part_active(args, train_ds, held)
     if not args.skip_downstream:
         result |= part_downstream(args, train_ds)
     result["seconds"] = round(time.perf_counter() - t0, 1)
