@@ -15,7 +15,8 @@ with another seed):
    training data itself, the transitions the reward relabels (``active_query_ratio_dataset``); with
    the default 20 held-out episodes of random data, none opens the drawer, so only the dataset set
    holds pairs with an opened drawer.  ``train_spearman_<strategy>``: Spearman of the fitted reward
-   with the true reward over every fifth training transition.  The queries to the target are
+   with the true reward over every fifth training transition; ``<test>_accuracy_<strategy>_by_gap``:
+   accuracy per bin of the true gap (``gap_bin_edges``), per budget.  The queries to the target are
    interpolated linearly between budgets; null when a strategy does not reach it.  Each seed labels
    its own pairs (``pairs.seed``) and fits with its own seed; the curves are means over seeds.
    ``--explore`` f draws that share of each disagreement round at random (``pairs.explore_fraction``).
@@ -202,6 +203,16 @@ TEST_SETS = {"heldout": ("held", "heldout", 12345),  # other episodes (--heldout
              "dataset": ("train", "train", 54321)}   # unlabeled pairs of the data the reward relabels
 
 
+#: edges of the true-gap bins (share of the reward range) of ``*_by_gap``: < 1 %, 1-5 %, 5-20 %, >= 20 %
+GAP_BIN_EDGES = (0.0, 0.01, 0.05, 0.2)
+
+
+def gap_bins(gap: np.ndarray) -> list[np.ndarray]:
+    """Masks of the pairs in each bin of :data:`GAP_BIN_EDGES` (the last bin is open)."""
+    edges = [*GAP_BIN_EDGES, np.inf]
+    return [(gap >= a) & (gap < b) for a, b in zip(edges[:-1], edges[1:])]
+
+
 def part_active(args, train_ds: Path, held: Path) -> dict:
     from orlvlmf.data.dataset import OfflineDataset
     from orlvlmf.reward.train import correlations
@@ -235,6 +246,7 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     log(f"dataset test pairs asked by any labeling: {overlap}")
     # per_seed[curve][budget][seed]; curve = "<test>_<strategy>[_distinct]" or "spearman_<strategy>"
     per_seed: dict[str, list[list[float]]] = {}
+    by_gap: dict[str, list[list[float | None]]] = {}  # key: [budget][gap bin]
     for b in budgets:
         for strategy in strategies:
             scores = [cached_scores(args, train_ds, labels[strategy, seed], b, held, seed,
@@ -244,6 +256,9 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
                 right = [(s[key][idx1] > s[key][idx0]).astype(int) == y for s in scores]
                 for part, mask in (("", slice(None)), ("_distinct", gap >= args.distinct_gap)):
                     per_seed.setdefault(f"{name}_{strategy}{part}", []).append([float(np.mean(r[mask])) for r in right])
+                by_gap.setdefault(f"{name}_accuracy_{strategy}_by_gap", []).append(  # mean over seeds, per bin
+                    [round(float(np.mean([r[m].mean() for r in right])), 4) if m.any() else None
+                     for m in gap_bins(gap)])
             per_seed.setdefault(f"spearman_{strategy}", []).append(
                 [correlations(s["train"][spearman_index], train_reward[spearman_index])["spearman"] for s in scores])
             log(f"{strategy}: {b} queries -> " + ", ".join(
@@ -255,6 +270,8 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     for name, (idx0, _, _, gap) in tests.items():
         out[f"{name}_pairs"] = int(len(idx0))
         out[f"{name}_pairs_distinct"] = int((gap >= args.distinct_gap).sum())
+        out[f"{name}_pairs_by_gap"] = [int(m.sum()) for m in gap_bins(gap)]
+    out |= {"gap_bin_edges": list(GAP_BIN_EDGES), **by_gap}
     if "disagreement" in strategies:
         out["rounds"] = int(labels["disagreement", args.seeds[0]]["round"].max()) + 1
     for curve in per_seed:
