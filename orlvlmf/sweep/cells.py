@@ -1,8 +1,8 @@
 """The cells of a sweep: one (task, quality, method, seed) each, and the run config it composes.
 
 A cell's run config = the task config (``config``, ``{quality}`` filled in) + the sweep's
-``overrides`` + the protocol's ``overrides``, ``tasks[task]``, ``methods[method]`` + the method's
-own overrides, layered (:func:`orlvlmf.sweep.overrides.layered_overrides`), with ``name``
+``overrides`` + the protocol's ``overrides``, ``tasks[task]``, ``tasks[task/quality]``,
+``methods[method]`` + the method's own overrides, layered (:func:`orlvlmf.sweep.overrides.layered_overrides`), with ``name``
 (``<method>_seed<k>``), ``run_dir`` (the task/quality folder), ``seeds`` and ``stages`` set by the
 sweep; the stages a method's inputs need are added (:func:`orlvlmf.sweep.overrides.complete_stages`).
 Every cell has a run directory of its own, so cells can run side by side (stages they share come
@@ -79,7 +79,8 @@ def cells_of(cfg: SweepConfig, sweep_file: Path | None = None) -> list[Cell]:
                 spec = method_spec(m, cfg)
                 ov = list(cfg.overrides) + list(task.overrides)
                 if proto is not None:
-                    ov += list(proto.overrides) + list(proto.tasks.get(task.name, []))
+                    ov += list(proto.overrides) + list(proto.tasks.get(task.name, [])) \
+                        + list(proto.tasks.get(f"{task.name}/{q}", []))
                 ov += list(spec.overrides)
                 if proto is not None:
                     ov += list(proto.methods.get(m, []))

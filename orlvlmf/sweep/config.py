@@ -15,7 +15,7 @@ configs): it says ``kind: sweep`` and lists which run configs to compose and how
     protocols:
       reduced:
         overrides: [train.steps=20000]       # every cell
-        tasks: {drawer: [dataset.episodes=30]}
+        tasks: {drawer: [dataset.episodes=30], drawer/expert: [pairs.num_queries=500]}
         methods: {gail: [train.steps=100]}
     custom_methods:             # new columns, or redefinitions of built-in methods
       my_bc: {stages: [collect, train, evaluate], overrides: [policy.name=bc, policy.loss=mse]}
@@ -25,8 +25,8 @@ configs): it says ``kind: sweep`` and lists which run configs to compose and how
       resources: {collect: {num_cpus: 2}, train: {num_cpus: 1, num_gpus: 1}}
 
 A cell's run config = the task config (``config``, ``{quality}`` filled in) + ``overrides`` +
-the protocol's ``overrides``, ``tasks[task]``, ``methods[method]`` + the method's own overrides,
-with ``name``, ``run_dir``, ``seeds`` and ``stages`` set by the sweep.
+the protocol's ``overrides``, ``tasks[task]``, ``tasks[task/quality]``, ``methods[method]`` + the
+method's own overrides, with ``name``, ``run_dir``, ``seeds`` and ``stages`` set by the sweep.
 
 The dataclasses are in :mod:`orlvlmf.sweep.schema`, the built-in methods in
 :mod:`orlvlmf.sweep.methods`.  Light module: no torch.

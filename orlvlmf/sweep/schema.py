@@ -49,7 +49,11 @@ class MethodSpec:
 
 @dataclass
 class ProtocolSpec:
-    """Overrides of one protocol: for every cell, per task, per method."""
+    """Overrides of one protocol: for every cell, per task, per method.
+
+    ``tasks`` keys name a task (``cartpole``: every quality) or a task and quality
+    (``cartpole/expert``: applied after the task's own).
+    """
 
     overrides: List[str] = field(default_factory=list)
     tasks: Dict[str, List[str]] = field(default_factory=dict)

@@ -137,3 +137,14 @@ def test_table1_and_table2_share_one_cache_and_their_common_cells(tmp_path):
         assert sections(run, skip) == sections(other, skip), (task, quality, method)
         checked += 1
     assert checked == 4 * 3 * 2
+
+
+@pytest.mark.parametrize("name", ["table1.yaml", "table2.yaml"])
+def test_cartpole_expert_cells_ask_only_the_pairs_its_data_has(name, tmp_path):
+    """A ``task/quality`` protocol key reaches that quality only, after the task's own overrides:
+    cartpole expert asks 100 queries (its 64 px frames hold 105 distinct pairs), the other
+    qualities the protocol's 2000."""
+    cfg, file = load_sweep_config(name, [f"out_dir={tmp_path}", "seeds=[0]", "tasks=[cartpole]",
+                                         "methods=[ours]"])
+    asked = {cell.quality: compose(cell, cfg).pairs.num_queries for cell in cells_of(cfg, file)}
+    assert asked == {"random": 2000, "medium": 2000, "expert": 100}
