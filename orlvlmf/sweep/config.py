@@ -101,6 +101,32 @@ def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[Swee
     return cfg, file
 
 
+def check_protocol_tasks(cfg: SweepConfig, file: Path | str) -> None:
+    """Every ``protocols.<p>.tasks`` key is ``<task>`` or ``<task>/<quality>`` with a run config to
+    compose (``<task>_<quality>.yaml`` or the task's ``config``): a misspelt key would otherwise
+    leave its cells without their overrides, silently."""
+    from orlvlmf.config import ConfigError, resolve_config_path
+
+    specs = {t.name: t for t in task_specs(cfg)} | cfg.custom_tasks
+    here = Path(file).parent if isinstance(file, Path) else None
+    for pname, proto in cfg.protocols.items():
+        for key in proto.tasks:
+            name, _, quality = key.partition("/")
+            pattern = getattr(specs.get(name), "config", None) or f"{name}_{{quality}}.yaml"
+            tried = [pattern.replace("{quality}", q) for q in ([quality] if quality else cfg.qualities)]
+            found = False
+            for config in tried:
+                try:
+                    resolve_config_path(config, relative_to=here)
+                    found = True
+                except ConfigError:
+                    pass
+            if not found:
+                raise SweepConfigError(f"{file}: protocols.{pname}.tasks: '{key}' names no task to run "
+                                       f"({' / '.join(tried)} not found); a key is a task (cartpole) or a "
+                                       f"task and quality (cartpole/expert)")
+
+
 def check(cfg: SweepConfig, file: Path | str = "sweep config") -> None:
     if cfg.name in ("???", ""):
         raise SweepConfigError(f"{file}: set `name` (the sweep's folder under out_dir)")
@@ -118,6 +144,7 @@ def check(cfg: SweepConfig, file: Path | str = "sweep config") -> None:
     for m in cfg.methods:
         method_spec(m, cfg)
     task_specs(cfg)
+    check_protocol_tasks(cfg, file)
     for stage, res in cfg.executor.resources.items():
         bad = sorted(set(res) - set(RESOURCE_KEYS))
         if bad:

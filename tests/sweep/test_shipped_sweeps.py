@@ -148,3 +148,21 @@ def test_cartpole_expert_cells_ask_only_the_pairs_its_data_has(name, tmp_path):
                                          "methods=[ours]"])
     asked = {cell.quality: compose(cell, cfg).pairs.num_queries for cell in cells_of(cfg, file)}
     assert asked == {"random": 2000, "medium": 2000, "expert": 100}
+
+
+@pytest.mark.parametrize("key", ["cartpol", "cartpole/experts"])
+def test_misspelt_protocol_task_key_fails_loudly(key, tmp_path):
+    """A protocol ``tasks`` key that names no task config is refused when the sweep is loaded."""
+    import yaml
+
+    from orlvlmf.sweep.schema import SweepConfigError
+
+    sweep = {"kind": "sweep", "name": "t", "tasks": ["cartpole"], "qualities": ["random", "expert"],
+             "methods": ["iql_gt"], "protocols": {"p": {"tasks": {key: ["dataset.episodes=3"]}}},
+             "protocol": "p"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(sweep))
+    with pytest.raises(SweepConfigError, match=f"protocols.p.tasks: '{key}' names no task"):
+        load_sweep_config(str(tmp_path / "s.yaml"))
+    sweep["protocols"]["p"]["tasks"] = {"cartpole/expert": ["dataset.episodes=3"], "soccer": []}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(sweep))
+    load_sweep_config(str(tmp_path / "s.yaml"))  # a task/quality key, and a task not in `tasks`
