@@ -274,10 +274,8 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     out |= {"gap_bin_edges": list(GAP_BIN_EDGES), **by_gap}
     if "disagreement" in strategies:
         out["rounds"] = int(labels["disagreement", args.seeds[0]]["round"].max()) + 1
-    for curve in per_seed:
-        prefix = "" if curve.startswith("spearman") else "accuracy_"
-        name = curve.replace("heldout_", "heldout_accuracy_").replace("dataset_", "dataset_accuracy_") \
-            if prefix else f"train_{curve}"
+    for curve in per_seed:  # heldout_uniform -> heldout_accuracy_uniform; spearman_uniform -> train_spearman_uniform
+        name = f"train_{curve}" if curve.startswith("spearman_") else curve.replace("_", "_accuracy_", 1)
         out[name] = [round(a, 4) for a in curves[curve]]
         out[f"{name}_per_seed"] = np.round(per_seed[curve], 4).tolist()
     if len(strategies) < 2:

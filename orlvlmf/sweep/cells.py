@@ -2,8 +2,8 @@
 
 A cell's run config = the task config (``config``, ``{quality}`` filled in) + the sweep's
 ``overrides`` + the protocol's ``overrides``, ``tasks[task]``, ``tasks[task/quality]``,
-``methods[method]`` + the method's own overrides, layered (:func:`orlvlmf.sweep.overrides.layered_overrides`), with ``name``
-(``<method>_seed<k>``), ``run_dir`` (the task/quality folder), ``seeds`` and ``stages`` set by the
+``methods[method]`` + the method's own overrides, layered
+(:func:`orlvlmf.sweep.overrides.layered_overrides`), with ``name`` (``<method>_seed<k>``), ``run_dir`` (the task/quality folder), ``seeds`` and ``stages`` set by the
 sweep; the stages a method's inputs need are added (:func:`orlvlmf.sweep.overrides.complete_stages`).
 Every cell has a run directory of its own, so cells can run side by side (stages they share come
 through the sweep cache, :mod:`orlvlmf.sweep.cache`).
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from orlvlmf.config import ConfigError, load_config, resolve_config_path
-from orlvlmf.sweep.config import task_specs
+from orlvlmf.config import load_config
+from orlvlmf.sweep.config import task_config, task_specs
 from orlvlmf.sweep.methods import method_spec
 from orlvlmf.sweep.overrides import complete_stages, layered_overrides
 from orlvlmf.sweep.schema import SweepConfig, SweepConfigError, TaskSpec
@@ -58,14 +58,6 @@ def cache_dir(cfg: SweepConfig) -> Path:
     if cfg.cache_dir is None:
         return sweep_dir(cfg) / "cache"
     return Path(cfg.out_dir) / Path(cfg.cache_dir).expanduser()  # an absolute cache_dir wins
-
-
-def task_config(task: TaskSpec, quality: str, sweep_file: Path | None) -> Path:
-    name = (task.config or f"{task.name}_{{quality}}.yaml").replace("{quality}", quality)
-    try:
-        return resolve_config_path(name, relative_to=sweep_file.parent if sweep_file else None)
-    except ConfigError as err:
-        raise SweepConfigError(f"task '{task.name}' quality '{quality}': {err}") from None
 
 
 def cells_of(cfg: SweepConfig, sweep_file: Path | None = None) -> list[Cell]:

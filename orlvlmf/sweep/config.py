@@ -101,29 +101,41 @@ def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[Swee
     return cfg, file
 
 
-def check_protocol_tasks(cfg: SweepConfig, file: Path | str) -> None:
-    """Every ``protocols.<p>.tasks`` key is ``<task>`` or ``<task>/<quality>`` with a run config to
-    compose (``<task>_<quality>.yaml`` or the task's ``config``): a misspelt key would otherwise
-    leave its cells without their overrides, silently."""
+def task_config(task: TaskSpec, quality: str, sweep_file: Path | None) -> Path:
+    """The run config a task composes for ``quality`` (its ``config``, else ``<task>_<quality>.yaml``)."""
     from orlvlmf.config import ConfigError, resolve_config_path
 
+    name = (task.config or f"{task.name}_{{quality}}.yaml").replace("{quality}", quality)
+    try:
+        return resolve_config_path(name, relative_to=sweep_file.parent if sweep_file else None)
+    except ConfigError as err:
+        raise SweepConfigError(f"task '{task.name}' quality '{quality}': {err}") from None
+
+
+def check_protocol_tasks(cfg: SweepConfig, file: Path | str) -> None:
+    """Every ``protocols.<p>.tasks`` key is ``<task>`` or ``<task>/<quality>`` with a run config to
+    compose (:func:`task_config`): a misspelt key would otherwise leave its cells without their
+    overrides, silently."""
     specs = {t.name: t for t in task_specs(cfg)} | cfg.custom_tasks
-    here = Path(file).parent if isinstance(file, Path) else None
+    sweep_file = file if isinstance(file, Path) else None
+
+    def composes(spec: TaskSpec, quality: str) -> bool:
+        try:
+            task_config(spec, quality, sweep_file)
+            return True
+        except SweepConfigError:
+            return False
+
     for pname, proto in cfg.protocols.items():
         for key in proto.tasks:
             name, _, quality = key.partition("/")
-            pattern = getattr(specs.get(name), "config", None) or f"{name}_{{quality}}.yaml"
-            tried = [pattern.replace("{quality}", q) for q in ([quality] if quality else cfg.qualities)]
-            found = False
-            for config in tried:
-                try:
-                    resolve_config_path(config, relative_to=here)
-                    found = True
-                except ConfigError:
-                    pass
-            if not found:
+            spec = specs.get(name) or TaskSpec(name=name)
+            qualities = [quality] if quality else list(cfg.qualities)
+            if not any(composes(spec, q) for q in qualities):
+                tried = " / ".join((spec.config or f"{name}_{{quality}}.yaml").replace("{quality}", q)
+                                   for q in qualities)
                 raise SweepConfigError(f"{file}: protocols.{pname}.tasks: '{key}' names no task to run "
-                                       f"({' / '.join(tried)} not found); a key is a task (cartpole) or a "
+                                       f"({tried} not found); a key is a task (cartpole) or a "
                                        f"task and quality (cartpole/expert)")
 
 
