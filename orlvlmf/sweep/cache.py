@@ -42,6 +42,10 @@ def cached_record(cache_dir: Path, key: str, fp: str) -> dict | None:
         return None
 
 
+def _hashes(record: dict) -> dict[str, str]:
+    return {rel: out.get("sha256") for rel, out in record.get("outputs", {}).items()}
+
+
 def _link_tree(src: Path, dst: Path) -> None:
     """Hard-link ``src`` (file or directory) to ``dst``; copy where links are impossible."""
     if src.is_dir():
@@ -102,19 +106,32 @@ class SharedPipeline(Pipeline):
         return True
 
     def _export(self, key: str) -> None:
+        """Publish this run's outputs of stage run ``key``; if another process published the same
+        stage run first, adopt that entry instead (below)."""
         rec = self.manifest.get(key)
         if rec is None:
             return
-        entry = entry_dir(self.cache_dir, key, rec["fingerprint"])
-        if (entry / RECORD).is_file():
-            return
-        tmp = entry.with_name(f".{entry.name}.tmp-{uuid.uuid4().hex[:12]}")  # unique across machines
-        for rel in rec["outputs"]:
-            (tmp / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
-            _link_tree(self.run_dir / rel, tmp / "files" / rel)
-        atomic_write_text(tmp / RECORD, json.dumps(rec, indent=2, sort_keys=True))
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(tmp, entry)
-        except OSError:  # another process published it first
-            shutil.rmtree(tmp, ignore_errors=True)
+        fp = rec["fingerprint"]
+        entry = entry_dir(self.cache_dir, key, fp)
+        if not (entry / RECORD).is_file():
+            tmp = entry.with_name(f".{entry.name}.tmp-{uuid.uuid4().hex[:12]}")  # unique across machines
+            for rel in rec["outputs"]:
+                (tmp / "files" / rel).parent.mkdir(parents=True, exist_ok=True)
+                _link_tree(self.run_dir / rel, tmp / "files" / rel)
+            atomic_write_text(tmp / RECORD, json.dumps(rec, indent=2, sort_keys=True))
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(tmp, entry)
+                return
+            except OSError:  # another process published it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        # Another process ran the same stage run at the same time (two sweeps sharing a dataset,
+        # say) and published first. The bytes of two runs may differ with equal contents (LZF chunks
+        # of one frame compress to different sizes from run to run; the label store's SQLite file),
+        # and a cell's identity is the chain of *published* output hashes
+        # (:func:`orlvlmf.sweep.plan.recorded_fingerprints`): take the published outputs, so the
+        # stages after this one read them and the cell's chain is the cache's.
+        published = cached_record(self.cache_dir, key, fp)
+        if published is not None and _hashes(published) != _hashes(rec) and not self._import(key, fp):
+            self.echo(f"{key}: another process published this stage run, but its cache entry "
+                      f"{entry} is unreadable; keeping this run's outputs")

@@ -22,7 +22,7 @@ configs): it says ``kind: sweep`` and lists which run configs to compose and how
     custom_tasks:               # rows a `tasks` entry may name (run only when listed there)
       rope_pc: {config: "rope_{quality}.yaml", paper_name: rope, overrides: [reward.observation=point_cloud]}
     executor:                   # --executor ray only: Ray resources per stage kind (default: 1 CPU)
-      resources: {collect: {num_cpus: 2}, train: {num_cpus: 1, num_gpus: 1}}
+      resources: {collect: {num_cpus: 2}, train: {num_cpus: 1, num_gpus: 0.1}}
 
 A cell's run config = the task config (``config``, ``{quality}`` filled in) + ``overrides`` +
 the protocol's ``overrides``, ``tasks[task]``, ``tasks[task/quality]``, ``methods[method]`` + the

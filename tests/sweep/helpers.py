@@ -2,7 +2,8 @@
 
 The stages count their runs in ``CALLS`` (this process) and in ``<sweep>/runs.log`` (any process,
 e.g. Ray workers).  Files in the sweep's folder steer them across processes: ``die_at`` (a train
-key: that train's worker kills itself once), ``sleep`` (seconds each train takes).  A reward scale
+key: that train's worker kills itself once), ``sleep`` (seconds each train takes), ``bytes_vary``
+(each collect writes other bytes, as LZF-compressed HDF5 can).  A reward scale
 of 13 makes train raise.
 """
 
@@ -45,7 +46,10 @@ class FakeCollect(Stage):
     def run(self, ctx):
         CALLS[f"collect:{ctx.cfg.dataset.quality}"] += 1
         log_run(ctx, f"collect:{ctx.cfg.dataset.quality}")
-        ctx.output("dataset.h5").write_text(f"data {ctx.cfg.dataset.quality} {ctx.cfg.dataset.episodes}")
+        data = f"data {ctx.cfg.dataset.quality} {ctx.cfg.dataset.episodes}"
+        if (sweep_root(ctx) / "bytes_vary").is_file():  # equal contents, other bytes each run
+            data += f" {os.urandom(4).hex()}"
+        ctx.output("dataset.h5").write_text(data)
         return {"episodes": int(ctx.cfg.dataset.episodes)}
 
 

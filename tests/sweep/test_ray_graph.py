@@ -83,5 +83,6 @@ def test_readme_executor_section_is_a_valid_sweep_config(tmp_path):
     block = text.split("```yaml\nexecutor:\n", 1)[1].split("```", 1)[0]
     cfg, _ = load_sweep_config(write_sweep(tmp_path, "executor:\n" + block))
     check_resources(cfg, [{"Alive": True, "Resources": {"CPU": 2, "GPU": 1}}])
-    assert task_options(cfg, "train") == {"num_cpus": 1, "num_gpus": 1, "max_retries": 3}
+    for kind in ("train", "reward"):  # a tenth of a GPU each: ten small-net tasks share one
+        assert task_options(cfg, kind) == {"num_cpus": 1, "num_gpus": 0.1, "max_retries": 3}
     assert task_options(cfg, "collect")["num_cpus"] == 2 and task_options(cfg, "label")["num_cpus"] == 1

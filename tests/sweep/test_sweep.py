@@ -81,6 +81,31 @@ def test_bumped_stage_version_reruns_it_and_its_dependants_through_the_cache(tmp
     assert len(summary.ran) == 4 and (CALLS["train"], CALLS["eval"]) == (8, 8)
 
 
+def test_a_stage_run_published_first_by_another_process_is_adopted(tmp_path):
+    """Two sweep processes run one shared stage at the same time and its two runs' bytes differ: the
+    one that publishes second takes the published outputs, so its later stages read them and its
+    cell is recorded as finished (before the fix: "stage records are missing")."""
+    from orlvlmf.pipeline.runner import run_dir_of
+    from orlvlmf.sweep.cache import SharedPipeline
+    from orlvlmf.sweep.cells import cache_dir, compose
+    from orlvlmf.sweep.results import is_finished, record_done
+
+    cfg, file = load_sweep_config(write_sweep(tmp_path))
+    (tmp_path / "out/tiny").mkdir(parents=True)
+    (tmp_path / "out/tiny/bytes_vary").write_text("")
+    cells = {c.id: c for c in cells_of(cfg, file)}
+    first, second = (compose(cells[f"toy_random_one_seed{k}"], cfg) for k in (0, 1))
+    SharedPipeline(first, cache_dir(cfg), echo=lambda s: None).run()  # publishes the dataset
+    late = SharedPipeline(second, cache_dir(cfg), echo=lambda s: None)
+    late.run(["sweeptest_collect"], force=True)  # ran while the first one's was not published yet
+    late.run()
+    assert CALLS["collect:random"] == 2
+    data = [(run_dir_of(c) / "dataset.h5").read_text() for c in (first, second)]
+    assert data[0] == data[1]  # the published bytes, not its own
+    record_done(cfg, cells["toy_random_one_seed1"], second, 1.0)
+    assert is_finished(cfg, cells["toy_random_one_seed1"], second)
+
+
 def test_a_failing_cell_is_reported_and_retried(tmp_path):
     extra = "  bad: {stages: [sweeptest_collect, sweeptest_train], overrides: []}\n"
     path = write_sweep(tmp_path, "")
