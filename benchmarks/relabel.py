@@ -9,7 +9,10 @@ All variants score the same HDF5 dataset with the same ResNet reward network in 
 * ``bf16``: the same with ``relabel.precision=bf16`` (bfloat16 autocast).
 
 Prefetching, channels-last memory and conv-BN folding used to be relabel options: against the
-eager loop they earned nothing beyond run-to-run noise (0.99-1.09x) and were removed.  bf16
+eager loop they earned nothing beyond run-to-run noise (0.99-1.09x) and were removed.  The ResNet
+encoder now keeps its trunk channels-last because training gains (``benchmarks/reward_fit.py``);
+for scoring, a temporary NCHW variant of this script measured 1.02x (ResNet-10t, 64 px, 1 thread)
+and 1.00x (ResNet-18, 128 px, 2 threads) for channels-last on an idle machine (2026-11-28).  bf16
 autocast roughly halves the CPU time per image on CPUs with AVX512-BF16 (slower without them).
 
 Runs are interleaved (every repeat runs every variant, in a shuffled order) and each variant's

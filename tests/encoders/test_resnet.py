@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -32,6 +34,17 @@ def test_resnet_deterministic_for_a_seed_and_augment_only_when_asked():
     assert torch.equal(a.preprocess(f), a.preprocess(f))
     assert not torch.equal(a.preprocess(f, augment=True, generator=torch.Generator().manual_seed(0)),
                            a.preprocess(f))
+
+
+def test_resnet_runs_channels_last_and_computes_what_nchw_computes():
+    torch.manual_seed(0)
+    enc = REGISTRY.create("encoders", "resnet", (32, 32, 3), model="resnet10t").eval()
+    convs = [p for p in enc.trunk.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    x = enc.preprocess(_frames(3, 32, 32))  # NCHW from preprocess
+    nchw = copy.deepcopy(enc.trunk).to(memory_format=torch.contiguous_format)
+    with torch.no_grad():
+        assert torch.allclose(enc(x), nchw(x.contiguous()), atol=1e-5)
 
 
 def test_resnet_local_weights_round_trip(tmp_path):
