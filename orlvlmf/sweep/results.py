@@ -92,4 +92,11 @@ def record_done(cfg: SweepConfig, cell: Cell, run_cfg: Any, seconds: float) -> d
 
 
 def record_failed(cfg: SweepConfig, cell: Cell, error: str, trace: str = "") -> None:
-    write_result(cfg, cell, {"status": "failed", "error": error, "traceback": trace})
+    """Write a failed cell's result. A cell that had finished before (under another config, say)
+    keeps that result under ``last_done``: a rerun that fails does not lose the figures."""
+    before = read_result(cfg, cell) or {}
+    last = before if before.get("status") == "done" else before.get("last_done")
+    payload = {"status": "failed", "error": error, "traceback": trace}
+    if last:
+        payload["last_done"] = {k: last[k] for k in ("metrics", "stages", "seconds", "run_dir") if k in last}
+    write_result(cfg, cell, payload)

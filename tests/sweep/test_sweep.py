@@ -120,6 +120,24 @@ def test_a_failing_cell_is_reported_and_retried(tmp_path):
     assert len(again.failed) == 2  # failed cells are not marked done
 
 
+def test_a_finished_cell_that_fails_on_a_rerun_keeps_its_last_result(tmp_path):
+    import json
+
+    cfg, file = load_sweep_config(write_sweep(tmp_path))
+    only = lambda c: c.quality == "random" and c.method == "one"  # noqa: E731
+    run_sweep(cfg, file, echo=lambda s: None, only=only)
+    path = tmp_path / "out/tiny/results/toy_random_one_seed0.json"
+    done = json.loads(path.read_text())
+    assert done["status"] == "done"
+    for _ in range(2):  # reward scale 13 makes the fake train stage raise; twice: kept, not dropped
+        bad, _ = load_sweep_config(file, ["custom_methods.one.overrides=[train.reward_scale=13]"])
+        assert len(run_sweep(bad, file, echo=lambda s: None, only=only).failed) == 2
+        failed = json.loads(path.read_text())
+        assert failed["status"] == "failed" and "unlucky" in failed["error"]
+        assert failed["last_done"]["metrics"] == done["metrics"]
+        assert failed["last_done"]["stages"] == done["stages"]
+
+
 def test_bad_sweep_configs_say_what_is_wrong(tmp_path):
     (tmp_path / "run.yaml").write_text("extends: base.yaml\nname: x\nenv: {name: cartpole}\n")
     with pytest.raises(SweepConfigError, match="not a sweep config"):
