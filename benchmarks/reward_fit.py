@@ -22,7 +22,7 @@ import argparse
 import json
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +74,8 @@ def main(argv=None) -> dict:
     rates: dict[str, list[float]] = {"channels_last": [], "nchw": []}
     for r in range(args.repeats):
         for name in (("channels_last", "nchw") if r % 2 == 0 else ("nchw", "channels_last")):
-            if name == "nchw":
-                with nchw_encoders():
-                    seconds = _fit_seconds(data, 1, "cpu", "32-true", 1)
-            else:
-                seconds = _fit_seconds(data, 1, "cpu", "32-true", 1)
-            rates[name].append(args.pairs / seconds)
+            with nchw_encoders() if name == "nchw" else nullcontext():
+                rates[name].append(args.pairs / _fit_seconds(data, 1, "cpu", "32-true", 1))
     median = {k: float(np.median(v)) for k, v in rates.items()}
     for k, v in rates.items():
         print(f"{k:14s} {median[k]:7.1f} labeled pairs/s  runs {[round(x, 1) for x in v]}")

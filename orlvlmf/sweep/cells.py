@@ -3,8 +3,9 @@
 A cell's run config = the task config (``config``, ``{quality}`` filled in) + the sweep's
 ``overrides`` + the protocol's ``overrides``, ``tasks[task]``, ``tasks[task/quality]``,
 ``methods[method]`` + the method's own overrides, layered
-(:func:`orlvlmf.sweep.overrides.layered_overrides`), with ``name`` (``<method>_seed<k>``), ``run_dir`` (the task/quality folder), ``seeds`` and ``stages`` set by the
-sweep; the stages a method's inputs need are added (:func:`orlvlmf.sweep.overrides.complete_stages`).
+(:func:`orlvlmf.sweep.overrides.layered_overrides`), with ``name`` (``<method>_seed<k>``),
+``run_dir`` (the task/quality folder), ``seeds`` and ``stages`` set by the sweep; the stages a
+method's inputs need are added (:func:`orlvlmf.sweep.overrides.complete_stages`).
 Every cell has a run directory of its own, so cells can run side by side (stages they share come
 through the sweep cache, :mod:`orlvlmf.sweep.cache`).
 

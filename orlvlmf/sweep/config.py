@@ -101,11 +101,17 @@ def load_sweep_config(path: str | Path, overrides: list[str] = ()) -> tuple[Swee
     return cfg, file
 
 
+def task_config_name(task: TaskSpec, quality: str) -> str:
+    """The name of the run config a task composes for ``quality``: its ``config`` with
+    ``{quality}`` filled in, else ``<task>_<quality>.yaml``."""
+    return (task.config or f"{task.name}_{{quality}}.yaml").replace("{quality}", quality)
+
+
 def task_config(task: TaskSpec, quality: str, sweep_file: Path | None) -> Path:
-    """The run config a task composes for ``quality`` (its ``config``, else ``<task>_<quality>.yaml``)."""
+    """The run config a task composes for ``quality`` (:func:`task_config_name`, resolved)."""
     from orlvlmf.config import ConfigError, resolve_config_path
 
-    name = (task.config or f"{task.name}_{{quality}}.yaml").replace("{quality}", quality)
+    name = task_config_name(task, quality)
     try:
         return resolve_config_path(name, relative_to=sweep_file.parent if sweep_file else None)
     except ConfigError as err:
@@ -132,8 +138,7 @@ def check_protocol_tasks(cfg: SweepConfig, file: Path | str) -> None:
             spec = specs.get(name) or TaskSpec(name=name)
             qualities = [quality] if quality else list(cfg.qualities)
             if not any(composes(spec, q) for q in qualities):
-                tried = " / ".join((spec.config or f"{name}_{{quality}}.yaml").replace("{quality}", q)
-                                   for q in qualities)
+                tried = " / ".join(task_config_name(spec, q) for q in qualities)
                 raise SweepConfigError(f"{file}: protocols.{pname}.tasks: '{key}' names no task to run "
                                        f"({tried} not found); a key is a task (cartpole) or a "
                                        f"task and quality (cartpole/expert)")
