@@ -67,8 +67,16 @@ def cell_text(row: dict) -> str:
     return text
 
 
+def column_order(cfg: SweepConfig, rows: list[dict]) -> list[str]:
+    """The methods that have rows, in the sweep config's ``methods`` order (not in the order their
+    first finished cell comes: a row with only a later column finished must not lead the table)."""
+    rank = {m: i for i, m in enumerate(cfg.methods)}
+    present = dict.fromkeys(r["method"] for r in rows)
+    return sorted(present, key=lambda m: rank.get(m, len(rank)))
+
+
 def markdown(cfg: SweepConfig, rows: list[dict]) -> str:
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+    methods = column_order(cfg, rows)
     with_paper = cfg.table != "none"
     head = ["Task", "Dataset"]
     for m in methods:
@@ -95,10 +103,13 @@ def markdown(cfg: SweepConfig, rows: list[dict]) -> str:
                 p = r["paper"] if r else None
                 cells.append(_fmt(*p) if p else "–")
         lines.append("| " + " | ".join(cells) + " |")
-    failures = [(r, e) for r in rows for e in r["failed"][:1]]
+    failures: dict[str, list[str]] = {}  # one line per distinct error, naming every cell it failed
+    for r in rows:
+        for e in r["failed"][:1]:
+            failures.setdefault(e, []).append(f"{r['task']}/{r['quality']}/{r['method']}")
     if failures:
         lines += ["", "Failed cells:"]
-        lines += [f"- {r['task']}/{r['quality']}/{r['method']}: {e}" for r, e in failures]
+        lines += [f"- {', '.join(where)}: {e}" for e, where in failures.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +137,7 @@ def bar_plot(rows: list[dict], task: str, path: Path, cfg: SweepConfig) -> Path:
 
     rows = [r for r in rows if r["task"] == task]
     qualities = list(dict.fromkeys(r["quality"] for r in rows))
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+    methods = column_order(cfg, rows)
     by = {(r["quality"], r["method"]): r for r in rows}
     width = 0.8 / max(len(methods), 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(qualities) * len(methods) * 0.5), 4))
