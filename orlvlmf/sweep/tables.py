@@ -140,7 +140,7 @@ def bar_plot(rows: list[dict], task: str, path: Path, cfg: SweepConfig) -> Path:
     methods = column_order(cfg, rows)
     by = {(r["quality"], r["method"]): r for r in rows}
     width = 0.8 / max(len(methods), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(qualities) * len(methods) * 0.5), 4))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(qualities) * len(methods) * 0.5) + 1.8, 4))
     for j, m in enumerate(methods):
         xs = np.arange(len(qualities)) + (j - (len(methods) - 1) / 2) * width
         means = [by[(q, m)]["mean"] if by.get((q, m)) and by[(q, m)]["mean"] is not None else np.nan
@@ -156,7 +156,7 @@ def bar_plot(rows: list[dict], task: str, path: Path, cfg: SweepConfig) -> Path:
     ax.set_ylabel(METRIC_TEXT.get(rows[0]["metric"], rows[0]["metric"]) if rows else "")
     ax.set_title(f"{task} — sweep {cfg.name} ({cfg.protocol})")
     ax.axhline(0, color="grey", lw=0.5)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a bar
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
