@@ -60,13 +60,21 @@ def metrics_of(run_dir: Path, seed: int) -> dict[str, float]:
 
 def table_cells(cfg: SweepConfig, sweep_file: Path | None = None,
                 only: Callable[[Cell], bool] | None = None) -> list[Cell]:
-    """The cells a table shows: the selected ones, plus every other cell of the sweep with a result.
+    """The cells a table shows: the selected ones, plus every seed of each other (task, quality,
+    method) with a result.
 
     So sweeps run in parts (e.g. two processes with disjoint ``--qualities``) each leave the
-    whole table behind, whichever finishes last.
+    whole table behind, whichever finishes last; and a column with some seeds finished says how many
+    (``[1/3 seeds]``) instead of passing one seed's mean off as the row's.
     """
-    return [c for c in cells_of(cfg, sweep_file)
-            if only is None or only(c) or read_result(cfg, c) is not None]
+    cells = cells_of(cfg, sweep_file)
+    shown = {_column_key(c) for c in cells
+             if only is None or only(c) or read_result(cfg, c) is not None}
+    return [c for c in cells if _column_key(c) in shown]
+
+
+def _column_key(cell: Cell) -> tuple:
+    return cell.task.name, cell.quality, cell.method
 
 
 def is_finished(cfg: SweepConfig, cell: Cell, run_cfg: Any) -> bool:

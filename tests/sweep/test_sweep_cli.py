@@ -40,6 +40,12 @@ def test_dry_run_filters_and_table_only(tmp_path, capsys):
     assert run_cli(["--config", str(path), "--table-only", "--qualities", "expert"]) == 0
     assert "| toy | random | -155.00 (5.00) | – |" in (tmp_path / "out/tiny/table.md").read_text()
 
+    # a column with one seed of two finished says so, also when another part of the sweep writes the table
+    assert run_cli(["--config", str(path), "--qualities", "random", "--methods", "two", "--seeds", "0"]) == 0
+    assert run_cli(["--config", str(path), "--table-only", "--qualities", "expert"]) == 0
+    assert "| toy | random | -155.00 (5.00) | -250.00 (0.00) [1/2 seeds] |" in \
+        (tmp_path / "out/tiny/table.md").read_text()
+
 
 def test_cli_override_and_bad_config(tmp_path):
     from orlvlmf.config import ConfigError
