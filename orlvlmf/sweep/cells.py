@@ -48,6 +48,11 @@ class Cell:
     def run_name(self) -> str:
         return f"{self.method}_seed{self.seed}"
 
+    @property
+    def column(self) -> tuple[str, str, str]:
+        """(task, quality, method): the table entry this cell is one seed of."""
+        return self.task.name, self.quality, self.method
+
 
 def sweep_dir(cfg: SweepConfig) -> Path:
     return Path(cfg.out_dir) / cfg.name

@@ -68,13 +68,8 @@ def table_cells(cfg: SweepConfig, sweep_file: Path | None = None,
     (``[1/3 seeds]``) instead of passing one seed's mean off as the row's.
     """
     cells = cells_of(cfg, sweep_file)
-    shown = {_column_key(c) for c in cells
-             if only is None or only(c) or read_result(cfg, c) is not None}
-    return [c for c in cells if _column_key(c) in shown]
-
-
-def _column_key(cell: Cell) -> tuple:
-    return cell.task.name, cell.quality, cell.method
+    shown = {c.column for c in cells if only is None or only(c) or read_result(cfg, c) is not None}
+    return [c for c in cells if c.column in shown]
 
 
 def is_finished(cfg: SweepConfig, cell: Cell, run_cfg: Any) -> bool:

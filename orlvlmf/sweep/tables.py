@@ -29,8 +29,7 @@ def aggregate(cfg: SweepConfig, cells: Sequence[Any]) -> list[dict]:
     """One row per (task, quality, method): seeds' values, mean, std, failures, paper number."""
     rows: dict[tuple, dict] = {}
     for c in cells:
-        key = (c.task.name, c.quality, c.method)
-        row = rows.setdefault(key, {
+        row = rows.setdefault(c.column, {
             "task": c.task.name, "quality": c.quality, "method": c.method,
             "label": label_of(c.method, cfg), "metric": c.task.metric, "values": [], "seeds": [],
             "failed": [], "seeds_planned": 0,
