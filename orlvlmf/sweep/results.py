@@ -2,8 +2,10 @@
 
 ``results/<task>_<quality>_<method>_seed<k>.json``: status (done | failed), ``stages`` (the
 cell's identity: the fingerprint of every stage run it needs, :mod:`orlvlmf.sweep.plan`), the
-metrics of the cell's ``eval.json`` (or the error), seconds and the run directory.  Both executors
-write them through :func:`record_done` / :func:`record_failed`.
+metrics of the cell's ``eval.json`` (or the error), each stage run's summary (``summaries``: the
+label agreement, the reward's accuracy and Spearman, ... that explain the metrics), seconds and the
+run directory: a result file is the cell's whole evidence, readable without its run directory.
+Both executors write them through :func:`record_done` / :func:`record_failed`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from orlvlmf.pipeline.manifest import atomic_write_text
+from orlvlmf.pipeline.manifest import Manifest, atomic_write_text
 from orlvlmf.pipeline.runner import run_dir_of
 from orlvlmf.sweep.cells import Cell, cache_dir, cells_of, sweep_dir
 from orlvlmf.sweep.plan import recorded_fingerprints
@@ -88,8 +90,10 @@ def record_done(cfg: SweepConfig, cell: Cell, run_cfg: Any, seconds: float) -> d
     if stages is None:
         raise SweepConfigError(f"cell {cell.id} finished but its stage records are missing in "
                                f"{run_dir} and {cache_dir(cfg)}")
-    payload = {"status": "done", "stages": stages, "metrics": metrics, "seconds": round(seconds, 2),
-               "run_dir": str(run_dir)}
+    manifest = Manifest(run_dir)
+    summaries = {key: (manifest.get(key) or {}).get("summary", {}) for key in stages}
+    payload = {"status": "done", "stages": stages, "metrics": metrics, "summaries": summaries,
+               "seconds": round(seconds, 2), "run_dir": str(run_dir)}
     write_result(cfg, cell, payload)
     return payload
 
@@ -101,5 +105,5 @@ def record_failed(cfg: SweepConfig, cell: Cell, error: str, trace: str = "") -> 
     last = before if before.get("status") == "done" else before.get("last_done")
     payload = {"status": "failed", "error": error, "traceback": trace}
     if last:
-        payload["last_done"] = {k: last[k] for k in ("metrics", "stages", "seconds", "run_dir") if k in last}
+        payload["last_done"] = {k: last[k] for k in ("metrics", "stages", "summaries", "seconds", "run_dir") if k in last}
     write_result(cfg, cell, payload)

@@ -129,6 +129,9 @@ def test_a_finished_cell_that_fails_on_a_rerun_keeps_its_last_result(tmp_path):
     path = tmp_path / "out/tiny/results/toy_random_one_seed0.json"
     done = json.loads(path.read_text())
     assert done["status"] == "done"
+    # each stage run's summary travels with the result: the evidence behind the metrics
+    assert set(done["summaries"]) == set(done["stages"])
+    assert done["summaries"]["sweeptest_collect"]["episodes"] == 3
     for _ in range(2):  # reward scale 13 makes the fake train stage raise; twice: kept, not dropped
         bad, _ = load_sweep_config(file, ["custom_methods.one.overrides=[train.reward_scale=13]"])
         assert len(run_sweep(bad, file, echo=lambda s: None, only=only).failed) == 2
@@ -136,6 +139,7 @@ def test_a_finished_cell_that_fails_on_a_rerun_keeps_its_last_result(tmp_path):
         assert failed["status"] == "failed" and "unlucky" in failed["error"]
         assert failed["last_done"]["metrics"] == done["metrics"]
         assert failed["last_done"]["stages"] == done["stages"]
+        assert failed["last_done"]["summaries"] == done["summaries"]
 
 
 def test_bad_sweep_configs_say_what_is_wrong(tmp_path):
