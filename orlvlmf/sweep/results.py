@@ -105,5 +105,6 @@ def record_failed(cfg: SweepConfig, cell: Cell, error: str, trace: str = "") -> 
     last = before if before.get("status") == "done" else before.get("last_done")
     payload = {"status": "failed", "error": error, "traceback": trace}
     if last:
-        payload["last_done"] = {k: last[k] for k in ("metrics", "stages", "summaries", "seconds", "run_dir") if k in last}
+        kept = ("metrics", "stages", "summaries", "seconds", "run_dir")
+        payload["last_done"] = {k: last[k] for k in kept if k in last}
     write_result(cfg, cell, payload)
