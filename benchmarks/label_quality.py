@@ -20,6 +20,8 @@ with another seed):
    interpolated linearly between budgets; null when a strategy does not reach it.  Each seed labels
    its own pairs (``pairs.seed``) and fits with its own seed; the curves are means over seeds.
    ``--explore`` f draws that share of each disagreement round at random (``pairs.explore_fraction``).
+   ``--strategies uniform bald`` scores the rounds by mutual information instead
+   (``pairs.strategy: bald``; keys ``active_query_ratio_bald*``).
    Every accuracy is also reported on the pairs whose true rewards differ by at least
    ``--distinct-gap`` of the reward range (``*_distinct``): on drawer-open many pairs differ only by
    a slight hand move (18% of the held-out pairs by under 1% of the range), which 64 px frames
@@ -229,14 +231,13 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     spearman_index = np.arange(0, len(train_reward), 5)
     train_index = np.unique(np.concatenate([spearman_index, *tests["dataset"][:2]]))
     common = ["feedback.name=scripted", f"pairs.num_queries={budgets[-1]}"]
+    rounds = [f"pairs.initial_queries={args.initial}", f"pairs.round_queries={args.round}",
+              f"pairs.pool_size={args.pool}", f"pairs.round_epochs={args.round_epochs}",
+              f"pairs.round_ensemble={args.round_ensemble}", f"pairs.explore_fraction={args.explore}"]
     strategies = {  # strategy: (run name, its overrides)
         "uniform": ("lq_uniform", ["pairs.strategy=uniform"]),
-        "disagreement": (f"lq_active{explore_tag(args)}", [
-                                       "pairs.strategy=disagreement", f"pairs.initial_queries={args.initial}",
-                                       f"pairs.round_queries={args.round}", f"pairs.pool_size={args.pool}",
-                                       f"pairs.round_epochs={args.round_epochs}",
-                                       f"pairs.round_ensemble={args.round_ensemble}",
-                                       f"pairs.explore_fraction={args.explore}"])}
+        "disagreement": (f"lq_active{explore_tag(args)}", ["pairs.strategy=disagreement", *rounds]),
+        "bald": (f"lq_bald{explore_tag(args)}", ["pairs.strategy=bald", *rounds])}
     strategies = {k: v for k, v in strategies.items() if k in args.strategies}
     labels = {(strategy, seed): label(args, f"{name}{_suffix(seed)}", train_ds,
                                       common + over + [f"pairs.seed={seed}"])[1]
@@ -272,25 +273,28 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
         out[f"{name}_pairs_distinct"] = int((gap >= args.distinct_gap).sum())
         out[f"{name}_pairs_by_gap"] = [int(m.sum()) for m in gap_bins(gap)]
     out |= {"gap_bin_edges": list(GAP_BIN_EDGES), **by_gap}
-    if "disagreement" in strategies:
-        out["rounds"] = int(labels["disagreement", args.seeds[0]]["round"].max()) + 1
+    active = [s for s in strategies if s != "uniform"]
+    if active:
+        out["rounds"] = int(labels[active[0], args.seeds[0]]["round"].max()) + 1
     for curve in per_seed:  # heldout_uniform -> heldout_accuracy_uniform; spearman_uniform -> train_spearman_uniform
         name = f"train_{curve}" if curve.startswith("spearman_") else curve.replace("_", "_accuracy_", 1)
         out[name] = [round(a, 4) for a in curves[curve]]
         out[f"{name}_per_seed"] = np.round(per_seed[curve], 4).tolist()
-    if len(strategies) < 2:
+    if "uniform" not in strategies:
         return out
-    for name in TEST_SETS:
-        for part in ("", "_distinct"):
-            q_uni = queries_to(args.target, budgets, curves[f"{name}_uniform{part}"])
-            q_act = queries_to(args.target, budgets, curves[f"{name}_disagreement{part}"])
-            ratio = None if q_uni is None or q_act is None else round(q_act / q_uni, 4)
-            tag = ("" if name == "heldout" else f"_{name}") + part  # active_query_ratio: held-out episodes, all pairs
-            if ratio is None:
-                log(f"{name}{part}: a strategy did not reach accuracy {args.target} within "
-                    f"{budgets[-1]} queries: raise --budgets or lower --target")
-            out |= {f"active_query_ratio{tag}": ratio, f"queries_to_target_uniform{tag}": q_uni,
-                    f"queries_to_target_disagreement{tag}": q_act}
+    for strategy in active:  # active_query_ratio: disagreement, held-out episodes, all pairs
+        for name in TEST_SETS:
+            for part in ("", "_distinct"):
+                q_uni = queries_to(args.target, budgets, curves[f"{name}_uniform{part}"])
+                q_act = queries_to(args.target, budgets, curves[f"{name}_{strategy}{part}"])
+                ratio = None if q_uni is None or q_act is None else round(q_act / q_uni, 4)
+                tag = ("" if name == "heldout" else f"_{name}") + part
+                if ratio is None:
+                    log(f"{name}{part}: uniform or {strategy} did not reach accuracy {args.target} within "
+                        f"{budgets[-1]} queries: raise --budgets or lower --target")
+                named = "" if strategy == "disagreement" else f"_{strategy}"
+                out |= {f"active_query_ratio{named}{tag}": ratio, f"queries_to_target_uniform{tag}": q_uni,
+                        f"queries_to_target_{strategy}{tag}": q_act}
     return out
 
 
@@ -362,8 +366,9 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=5000, help="pairs.pool_size")
     ap.add_argument("--round-epochs", type=int, default=3)
     ap.add_argument("--round-ensemble", type=int, default=3)
-    ap.add_argument("--strategies", nargs="+", choices=["uniform", "disagreement"],
-                    default=["uniform", "disagreement"], help="part 1's strategies (the ratio needs both)")
+    ap.add_argument("--strategies", nargs="+", choices=["uniform", "disagreement", "bald"],
+                    default=["uniform", "disagreement"],
+                    help="part 1's strategies (a ratio needs uniform and an active one)")
     ap.add_argument("--explore", type=float, default=0.0,
                     help="pairs.explore_fraction: share of each disagreement round drawn at random")
     # 2. both orders

@@ -4,8 +4,11 @@ With ``pairs.strategy: disagreement`` labeling runs in rounds (:func:`round_size
 the first ``initial`` pairs of the uniform sampler (the same pairs the uniform strategy asks
 first); each later round trains the reward ensemble briefly on the labels so far, draws a pool of
 candidate pairs (:func:`candidate_pool`), scores them by the members' disagreement on
-P(A < B) (:func:`orlvlmf.feedback.sampling.disagreement`) and asks the ``batch`` most contested new
-ones (:func:`select_most_contested`), until ``num_queries`` pairs are asked.  With
+P(A < B) (:func:`orlvlmf.feedback.sampling.disagreement`, the std of the members' P) and asks the
+``batch`` most contested new ones (:func:`select_most_contested`), until ``num_queries`` pairs are
+asked.  ``pairs.strategy: bald`` runs the same rounds but scores a pair by the mutual information of
+its label and the member (:func:`orlvlmf.feedback.sampling.mutual_information`): for the same spread
+of P it ranks a pair some member is sure of above a near-tie every member calls close to 1/2.  With
 ``pairs.explore_fraction`` f > 0 only the top (1 - f) of each later round's pairs are the most
 contested and the rest are drawn at random from the pool: on drawer-open the pure top-k rule
 spends its rounds from the fourth on mostly on near-ties (78–81 % of their pairs differ by < 5 % of
@@ -32,7 +35,7 @@ import numpy as np
 from orlvlmf.feedback.backends.base import PairSource
 from orlvlmf.feedback.labeling import LabelingResult, label_pairs
 from orlvlmf.feedback.labeling.records import LabelingStats
-from orlvlmf.feedback.sampling import PairFilter, PairSample, disagreement, gap_ok, sample_pairs
+from orlvlmf.feedback.sampling import ROUND_SCORES, PairFilter, PairSample, gap_ok, sample_pairs
 from orlvlmf.feedback.store import LabelStore
 
 LOG_FORMAT = "orlvlmf.active_rounds/1"
@@ -99,8 +102,8 @@ class Round:
     idx1: list[int]
     pair_keys: list[str]
     pool: int = 0  # candidates scored (0 for the uniform round 0)
-    pool_score: float | None = None  # mean disagreement over the pool
-    chosen_score: float | None = None  # mean disagreement of the pairs chosen
+    pool_score: float | None = None  # mean score (the strategy's) over the pool
+    chosen_score: float | None = None  # mean score of the pairs chosen
 
 
 @dataclass
@@ -174,13 +177,19 @@ class RoundPlan:
     skip_identical: bool = True
     extra: dict = field(default_factory=dict)  # what else decides the rounds (backend, reward model)
     explore: float = 0.0  # share of each later round drawn at random from the pool
+    strategy: str = "disagreement"  # the score of a candidate: a key of sampling.ROUND_SCORES
+
+    def __post_init__(self):
+        if self.strategy not in ROUND_SCORES:
+            raise ValueError(f"rounds score candidates by one of {', '.join(ROUND_SCORES)}, "
+                             f"got '{self.strategy}'")
 
     def log_plan(self) -> dict:
         d = asdict(self)
         d.pop("num_pairs")
         if not d["explore"]:
             d.pop("explore")  # logs written before the option existed still resume
-        return {"strategy": "disagreement", **d}
+        return d
 
 
 #: score(idx0, idx1, label of the answered pairs, pool (M, 2), round k) -> (r0, r1), each (E, M)
@@ -234,7 +243,7 @@ def label_in_rounds(dataset, source: PairSource, backend, store: LabelStore, pla
             log(f"round {k}: no candidate pair is left to ask; stopping at {rounds.num_pairs} pairs")
             break
         r0, r1 = score(res.idx0[m], res.idx1[m], res.label[m], pool, k)
-        scores = disagreement(r0, r1)
+        scores = ROUND_SCORES[plan.strategy](r0, r1)
         chosen, s = select_most_contested(pool, scores, kept, min(plan.batch, plan.num_pairs - rounds.num_pairs),
                                          explore=plan.explore, seed=plan.seed * 7919 + k)
         if not len(chosen.idx0):
@@ -243,7 +252,7 @@ def label_in_rounds(dataset, source: PairSource, backend, store: LabelStore, pla
         rounds.add(Round(k, chosen.idx0.tolist(), chosen.idx1.tolist(), list(chosen.pair_keys),
                          pool=len(pool), pool_score=float(scores.mean()), chosen_score=float(s.mean())))
         rounds.save(log_path)
-        log(f"round {k}: {len(chosen.idx0)} pairs chosen from {len(pool)} candidates (mean disagreement "
+        log(f"round {k}: {len(chosen.idx0)} pairs chosen from {len(pool)} candidates (mean {plan.strategy} "
             f"{float(s.mean()):.3f} vs {float(scores.mean()):.3f} over the pool)")
     answered_queries = sum(r["status"] == "answered" for r in store.lookup(res.query_keys).values())
     total.requested = len(set(res.query_keys))

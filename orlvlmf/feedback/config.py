@@ -37,7 +37,8 @@ class PairsConfig:
     image_key: str = "image"  # observation shown to the labeler
     skip_identical: bool = True
     # uniform: the sampler's first pairs | disagreement: rounds of the pairs the reward ensemble
-    # disagrees on most (orlvlmf.feedback.active)
+    # disagrees on most (std of P) | bald: the same rounds scored by mutual information
+    # (orlvlmf.feedback.active); the "disagreement:" options below serve both
     strategy: str = "uniform"
     initial_queries: int = ranged(500, ge=1)  # disagreement: round 0 (uniform pairs), in queries
     round_queries: int = ranged(250, ge=1)  # disagreement: queries per later round

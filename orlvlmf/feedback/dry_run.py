@@ -5,7 +5,7 @@ queries, two per pair with ``feedback.both_orders``), the answers already in the
 the analyses already stored (only the label call is due), then estimates tokens and price with
 :func:`orlvlmf.feedback.cost.estimate_cost`: the prices the backend states (``prices(batch)``:
 litellm's table, its batch prices with ``feedback.batch``, or the configured ones), unknown
-prices said to be unknown.  With ``pairs.strategy: disagreement`` only round 0's pairs are known
+prices said to be unknown.  With an active ``pairs.strategy`` only round 0's pairs are known
 before labeling; the later rounds' queries are counted as not yet answered.
 """
 
@@ -86,8 +86,8 @@ def dry_run(cfg, run_dir: Path) -> str:
                         observed_output=observed_output(same_model, c.two_stage))
     if batch:
         est.notes.append("through the provider's batch API (feedback.batch): batch prices")
-    if pc.strategy == "disagreement":
-        est.notes.append(f"pairs.strategy=disagreement: only round 0's {known} pairs are known before "
+    if pc.strategy != "uniform":
+        est.notes.append(f"pairs.strategy={pc.strategy}: only round 0's {known} pairs are known before "
                          f"labeling; the later rounds' queries are counted as not yet answered")
     return est.format()
 

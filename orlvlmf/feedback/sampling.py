@@ -178,6 +178,33 @@ def disagreement(r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-(r1 - r0)))).std(axis=0)
 
 
+def mutual_information(r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
+    """BALD score of each pair: what its label would tell about which member is right.
+
+    ``r0``, ``r1`` as for :func:`disagreement`.  With P_e = sigmoid(r1_e - r0_e) and
+    H(p) = -p log p - (1 - p) log(1 - p), returns (P,) H(mean_e P_e) - mean_e H(P_e) >= 0.
+    Near P = 1/2, H(p) ~ log 2 - 2 (p - 1/2)^2, so the score is ~ 2 Var_e(P_e): while every member
+    is unsure it ranks pairs as :func:`disagreement` does.  H bends more towards 0 and 1, so for
+    the same spread of P a pair some member is sure of outranks a near-tie every member calls
+    close to 1/2; members that are each sure and contradict one another score highest (log 2).
+    """
+    r0 = np.asarray(r0, dtype=np.float64)
+    r1 = np.asarray(r1, dtype=np.float64)
+    if r0.shape != r1.shape or r0.ndim != 2 or r0.shape[0] < 2:
+        raise ValueError(f"member rewards must be two (E >= 2, P) arrays, got {r0.shape} and {r1.shape}")
+
+    def entropy(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p, 1e-12, 1 - 1e-12)
+        return -(p * np.log(p) + (1 - p) * np.log1p(-p))
+
+    p = 1.0 / (1.0 + np.exp(-(r1 - r0)))
+    return np.maximum(entropy(p.mean(axis=0)) - entropy(p).mean(axis=0), 0.0)
+
+
+#: how the rounds of each active ``pairs.strategy`` score a candidate pair from the members' rewards
+ROUND_SCORES = {"disagreement": disagreement, "bald": mutual_information}
+
+
 def order_by_disagreement(idx0: np.ndarray, idx1: np.ndarray, ensemble_rewards: np.ndarray) -> np.ndarray:
     """Query order, most informative first, from a reward-model ensemble's predictions.
 

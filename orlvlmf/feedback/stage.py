@@ -9,7 +9,8 @@ Artifacts
     ``labels.sqlite``: a snapshot of the store rows of this run's queries (and its sessions).
 
 Which pairs: ``pairs.strategy`` ``uniform`` asks the sampler's first pairs; ``disagreement`` asks
-in rounds where the reward ensemble disagrees most (:mod:`orlvlmf.feedback.active`; its round
+in rounds where the reward ensemble disagrees most, ``bald`` in rounds where a label would tell most
+about which member is right (:mod:`orlvlmf.feedback.active`; its round
 log lives in the stage's work dir, so a killed run resumes its rounds).  ``pairs.num_queries``
 counts paid queries: with ``feedback.both_orders`` each pair is two.
 
@@ -35,12 +36,13 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from orlvlmf.feedback.config import PairsConfig
+from orlvlmf.feedback.sampling import ROUND_SCORES
 
 from orlvlmf.pipeline.stage import Stage, StageContext, StageError
 from orlvlmf.registry import register
 
 DEFAULT_STORE = Path(".cache") / "label_store.sqlite"
-STRATEGIES = ("uniform", "disagreement")
+STRATEGIES = ("uniform", *ROUND_SCORES)  # all but uniform label in rounds (feedback.active)
 ROUND_LOG = "rounds.json"
 
 
@@ -68,7 +70,7 @@ def task_text(cfg, dataset) -> str:
 def pair_counts(pc, both_orders: bool) -> tuple[int, int, int]:
     """(pairs, pairs in round 0, pairs per later round) for ``pairs.*_queries`` paid queries."""
     per = 2 if both_orders else 1
-    names = ("num_queries", "initial_queries", "round_queries") if pc.strategy == "disagreement" \
+    names = ("num_queries", "initial_queries", "round_queries") if pc.strategy != "uniform" \
         else ("num_queries",)
     for name in names:  # each >= 1: PairsConfig's declared ranges (checked by build / the loader)
         v = int(getattr(pc, name))
@@ -156,8 +158,8 @@ class LabelStage(Stage):
     resume_note = "answers already in the label store are reused"
 
     def config_sections(self, cfg) -> tuple[str, ...]:
-        # the disagreement strategy's rounds depend on the reward model that scores them
-        if OmegaConf.select(cfg, "pairs.strategy", default="uniform") != "disagreement":
+        # the rounds of an active strategy depend on the reward model that scores them
+        if OmegaConf.select(cfg, "pairs.strategy", default="uniform") == "uniform":
             return self.sections
         keys = rounds_reward_keys(cfg)
         return self.sections + (("reward",) if keys is None else tuple(f"reward.{k}" for k in keys))
@@ -249,8 +251,8 @@ class LabelStage(Stage):
             ds.close()
 
     def _label_in_rounds(self, ctx, settings: LabelSettings, ds, source, store):
-        """``pairs.strategy: disagreement``: rounds scored by a brief reward fit (the reward
-        stage's, found through the registry: feedback sits below reward)."""
+        """``pairs.strategy: disagreement`` or ``bald``: rounds scored by a brief reward fit (the
+        reward stage's, found through the registry: feedback sits below reward)."""
         import shutil
 
         from orlvlmf.feedback.active import RoundPlan, label_in_rounds
@@ -262,12 +264,13 @@ class LabelStage(Stage):
         trainer = OmegaConf.to_container(cfg.trainer, resolve=True) if "trainer" in cfg else {}
         scorer = getattr(REGISTRY.get("stages", "reward"), "score_pool", None)
         if scorer is None:
-            raise StageError("pairs.strategy=disagreement needs a reward stage that scores candidate "
+            raise StageError(f"pairs.strategy={pc.strategy} needs a reward stage that scores candidate "
                              "pairs (score_pool); the registered 'reward' stage has none")
         plan = RoundPlan(num_pairs=settings.num_pairs, initial=settings.initial_pairs,
                          batch=settings.round_pairs, pool=int(pc.pool_size),
                          seed=int(pc.seed), min_gap=int(pc.min_gap), image_key=pc.image_key,
                          skip_identical=bool(pc.skip_identical), explore=float(pc.explore_fraction),
+                         strategy=pc.strategy,
                          extra={"both_orders": both, "backend": canonical_hash(backend.identity()),
                                 "task": source.task,
                                 "reward": canonical_hash({k: reward_cfg[k] for k in rounds_reward_keys(cfg)}),

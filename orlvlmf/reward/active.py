@@ -1,11 +1,11 @@
-"""The reward model's part of active query selection (``pairs.strategy: disagreement``).
+"""The reward model's part of active query selection (``pairs.strategy: disagreement | bald``).
 
 Before each round the label stage (:mod:`orlvlmf.feedback.active`) asks for the members' rewards
 on a pool of candidate pairs: :func:`score_pool` fits a brief ensemble on the labels so far (the
 ``reward`` section's model and settings, with ``epochs`` epochs, ``ensemble`` members, no early
 stop and no ground truth) and returns each member's reward of both frames of every candidate,
 r_e(o'_a), r_e(o'_b), from which the label stage computes the disagreement
-std_e sigmoid(r_e(o'_b) - r_e(o'_a)).  Frames are scored alone (segment length 1), as labeled.
+std_e sigmoid(r_e(o'_b) - r_e(o'_a)) or the mutual information (``bald``).  Frames are scored alone (segment length 1), as labeled.
 """
 
 from __future__ import annotations

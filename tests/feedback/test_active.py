@@ -3,7 +3,7 @@ import pytest
 
 from orlvlmf.data.dataset import OfflineDataset
 from orlvlmf.feedback.active import Round, RoundLog, candidate_pool, round_sizes, select_most_contested
-from orlvlmf.feedback.sampling import PairFilter, disagreement, sample_pairs
+from orlvlmf.feedback.sampling import PairFilter, disagreement, mutual_information, sample_pairs
 
 
 def test_round_sizes():
@@ -61,6 +61,26 @@ def test_disagreement_is_the_members_spread_on_the_preference():
         disagreement(np.zeros((1, 3)), np.zeros((1, 3)))
 
 
+def test_bald_scores_what_a_label_would_settle_not_near_ties():
+    # pair 0: every member calls it a near-tie (logit gaps -0.6 / 0.6); pair 1: both members prefer
+    # the second frame, one surely (4.0), one barely (1.0); pair 2: sure members that contradict
+    r0 = np.zeros((2, 4))
+    r1 = np.array([[-0.6, 4.0, 8.0, 2.0], [0.6, 1.0, -8.0, 2.0]])
+    d, mi = disagreement(r0, r1), mutual_information(r0, r1)
+    assert d[0] > d[1]  # the spread of P ranks the near-tie above pair 1 ...
+    assert mi[1] > mi[0]  # ... mutual information ranks it below
+    assert mi[2] == pytest.approx(np.log(2), abs=5e-3) and mi[2] == mi.max()
+    assert mi[3] == pytest.approx(0.0, abs=1e-12) and np.all(mi >= 0)  # members agree: nothing to learn
+    p = 1 / (1 + np.exp(-r1))  # the definition: H(mean P) - mean H(P)
+    h = lambda q: -(q * np.log(q) + (1 - q) * np.log(1 - q))
+    assert np.allclose(mi, h(p.mean(0)) - h(p).mean(0), atol=1e-9)
+    unsure = np.array([[0.0, 0.0, 0.0], [0.1, -0.2, 0.05]])  # every P near 1/2: ~ 2 Var(P), the same order
+    assert np.argsort(mutual_information(np.zeros((2, 3)), unsure)).tolist() == \
+        np.argsort(disagreement(np.zeros((2, 3)), unsure)).tolist()
+    with pytest.raises(ValueError, match="E >= 2"):
+        mutual_information(np.zeros((1, 3)), np.zeros((1, 3)))
+
+
 def test_round_log_round_trip_and_plan_check(tmp_path):
     plan = {"strategy": "disagreement", "initial": 2, "batch": 1, "seed": 0}
     log = RoundLog(plan)
@@ -107,3 +127,14 @@ def test_round_plan_records_explore_only_when_used():
     plan = RoundPlan(num_pairs=10, initial=4, batch=2, pool=20, seed=0, min_gap=1, image_key="image")
     assert "explore" not in plan.log_plan()  # logs from before the option keep resuming
     assert plan.log_plan() != RoundPlan(**{**plan.__dict__, "explore": 0.5}).log_plan()
+
+
+def test_round_plan_names_its_score_and_refuses_an_unknown_one():
+    from orlvlmf.feedback.active import RoundPlan
+
+    plan = RoundPlan(num_pairs=10, initial=4, batch=2, pool=20, seed=0, min_gap=1, image_key="image")
+    # logs written when disagreement was the only score had {"strategy": "disagreement", ...}
+    assert plan.log_plan()["strategy"] == "disagreement"
+    assert RoundPlan(**{**plan.__dict__, "strategy": "bald"}).log_plan()["strategy"] == "bald"
+    with pytest.raises(ValueError, match="one of disagreement, bald, got 'std'"):
+        RoundPlan(**{**plan.__dict__, "strategy": "std"})

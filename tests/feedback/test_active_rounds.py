@@ -56,6 +56,18 @@ def test_disagreement_rounds_through_the_stage(tmp_path):
     m = np.load(mixed.staging_dir / "pairs.npz")
     assert len({(min(a, b), max(a, b)) for a, b in zip(m["idx0"].tolist(), m["idx1"].tolist())}) == 26
     assert all(r["chosen_score"] <= g["chosen_score"] + 1e-9 for r, g in zip(mlog["rounds"][1:2], later[:1]))
+    # bald: the same rounds, each chosen by mutual information; the log names its score
+    bald = stage_context(stage_config({"name": "scripted"}, pairs={"num_queries": 26, "strategy": "bald"}),
+                         ds_path, tmp_path / "b")
+    assert "reward.encoder" in LabelStage().config_sections(bald.cfg)
+    LabelStage().run(bald)
+    blog = json.loads((bald.work_dir / ROUND_LOG).read_text())
+    assert blog["plan"]["strategy"] == "bald" and log["plan"]["strategy"] == "disagreement"
+    b = np.load(bald.staging_dir / "pairs.npz")
+    assert b["round"].tolist() == npz["round"].tolist() and b["idx0"][:10].tolist() == first.idx0.tolist()
+    assert all(r["pool"] == 200 and r["chosen_score"] >= r["pool_score"] for r in blog["rounds"][1:])
+    assert len({(min(a, b), max(a, b)) for a, b in zip(b["idx0"].tolist(), b["idx1"].tolist())}) == 26
+    assert b["idx0"][10:].tolist() != npz["idx0"][10:].tolist()  # another score picks other pairs
 
 
 def test_final_fit_settings_keep_the_rounds_asked(tmp_path):
@@ -91,7 +103,7 @@ def test_bad_active_settings_are_refused_before_any_work(tmp_path):
     from orlvlmf.pipeline.stage import StageError
 
     ds_path = make_bar_dataset(tmp_path / "d.h5")
-    for pairs, msg in (({"strategy": "active"}, "pairs.strategy must be one of uniform, disagreement"),
+    for pairs, msg in (({"strategy": "active"}, "pairs.strategy must be one of uniform, disagreement, bald, got 'active'"),
                        ({"round_ensemble": 1}, "'pairs.round_ensemble' must be >= 2"),
                        ({"explore_fraction": 1.5}, r"'pairs.explore_fraction' must be in \[0, 1\], got 1.5"),
                        ({"initial_queries": 9}, "initial_queries=9 is odd")):
