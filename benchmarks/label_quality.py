@@ -16,7 +16,8 @@ with another seed):
    the default 20 held-out episodes of random data, none opens the drawer, so only the dataset set
    holds pairs with an opened drawer.  ``train_spearman_<strategy>``: Spearman of the fitted reward
    with the true reward over every fifth training transition; ``<test>_accuracy_<strategy>_by_gap``:
-   accuracy per bin of the true gap (``gap_bin_edges``), per budget.  The queries to the target are
+   accuracy per bin of the true gap (``gap_bin_edges``), per budget; ``asked_near_tie_share_<strategy>``
+   / ``asked_top10_share_<strategy>``: where the labeling spent its queries, by group of rounds.  The queries to the target are
    interpolated linearly between budgets; null when a strategy does not reach it.  Each seed labels
    its own pairs (``pairs.seed``) and fits with its own seed; the curves are means over seeds.
    ``--explore`` f draws that share of each disagreement round at random (``pairs.explore_fraction``).
@@ -215,6 +216,27 @@ def gap_bins(gap: np.ndarray) -> list[np.ndarray]:
     return [(gap >= a) & (gap < b) for a, b in zip(edges[:-1], edges[1:])]
 
 
+ROUND_GROUPS = (("round0", 0, 0), ("rounds1_2", 1, 2), ("rounds3_on", 3, 10**9))
+
+
+def asked_pairs(labels: dict, reward: np.ndarray) -> dict:
+    """Where each labeling spent its queries, per group of rounds (mean over seeds): the share of
+    pairs whose true rewards differ by < 5 % of the range (near-ties), and of pairs holding a frame
+    in the top 10 % of the true rewards.  Keys ``asked_<near_tie|top10>_share_<strategy>``."""
+    span, top = max(float(reward.max() - reward.min()), 1e-12), float(np.quantile(reward, 0.9))
+    shares: dict[str, dict[str, list[float]]] = {}
+    for (strategy, _), p in labels.items():
+        gap = np.abs(reward[p["idx0"]] - reward[p["idx1"]]) / span
+        high = (reward[p["idx0"]] >= top) | (reward[p["idx1"]] >= top)
+        for group, lo, hi in ROUND_GROUPS:
+            m = (p["round"] >= lo) & (p["round"] <= hi)
+            if m.any():
+                for kind, x in (("near_tie", gap < 0.05), ("top10", high)):
+                    shares.setdefault(f"asked_{kind}_share_{strategy}", {}).setdefault(group, []).append(
+                        float(x[m].mean()))
+    return {k: {g: round(float(np.mean(v)), 4) for g, v in d.items()} for k, d in shares.items()}
+
+
 def part_active(args, train_ds: Path, held: Path) -> dict:
     from orlvlmf.data.dataset import OfflineDataset
     from orlvlmf.reward.train import correlations
@@ -245,6 +267,7 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
     test_keys = {(a, b) for a, b in zip(*tests["dataset"][:2])} | {(b, a) for a, b in zip(*tests["dataset"][:2])}
     overlap = sum((a, b) in test_keys for p in labels.values() for a, b in zip(p["idx0"].tolist(), p["idx1"].tolist()))
     log(f"dataset test pairs asked by any labeling: {overlap}")
+    asked = asked_pairs(labels, train_reward)
     # per_seed[curve][budget][seed]; curve = "<test>_<strategy>[_distinct]" or "spearman_<strategy>"
     per_seed: dict[str, list[list[float]]] = {}
     by_gap: dict[str, list[list[float | None]]] = {}  # key: [budget][gap bin]
@@ -272,7 +295,7 @@ def part_active(args, train_ds: Path, held: Path) -> dict:
         out[f"{name}_pairs"] = int(len(idx0))
         out[f"{name}_pairs_distinct"] = int((gap >= args.distinct_gap).sum())
         out[f"{name}_pairs_by_gap"] = [int(m.sum()) for m in gap_bins(gap)]
-    out |= {"gap_bin_edges": list(GAP_BIN_EDGES), **by_gap}
+    out |= {"gap_bin_edges": list(GAP_BIN_EDGES), **by_gap, **asked}
     active = [s for s in strategies if s != "uniform"]
     if active:
         out["rounds"] = int(labels[active[0], args.seeds[0]]["round"].max()) + 1
