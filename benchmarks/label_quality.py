@@ -17,8 +17,9 @@ with another seed):
    holds pairs with an opened drawer.  ``train_spearman_<strategy>``: Spearman of the fitted reward
    with the true reward over every fifth training transition; ``<test>_accuracy_<strategy>_by_gap``:
    accuracy per bin of the true gap (``gap_bin_edges``), per budget; ``asked_near_tie_share_<strategy>``
-   / ``asked_top10_share_<strategy>``: where the labeling spent its queries, by group of rounds.  The queries to the target are
-   interpolated linearly between budgets; null when a strategy does not reach it.  Each seed labels
+   / ``asked_top10_share_<strategy>``: where the labeling spent its queries, by group of rounds.
+   The queries to the target are interpolated linearly between budgets; null when a strategy does
+   not reach it.  Each seed labels
    its own pairs (``pairs.seed``) and fits with its own seed; the curves are means over seeds.
    ``--explore`` f draws that share of each disagreement round at random (``pairs.explore_fraction``).
    ``--strategies uniform bald`` scores the rounds by mutual information instead

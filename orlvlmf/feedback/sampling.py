@@ -165,17 +165,23 @@ def sample_pairs(dataset, num_queries: int, min_gap: int = 10, seed: int = 0,
         f"pairs.min_gap, or collect more varied data")
 
 
+def member_preferences(r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
+    """(E, P) P_e = sigmoid(r1_e - r0_e): each member's probability that a pair's second frame is
+    preferred, from the (E, P) rewards ``r0``, ``r1`` the E members give the pairs' two frames."""
+    r0 = np.asarray(r0, dtype=np.float64)
+    r1 = np.asarray(r1, dtype=np.float64)
+    if r0.shape != r1.shape or r0.ndim != 2 or r0.shape[0] < 2:
+        raise ValueError(f"member rewards must be two (E >= 2, P) arrays, got {r0.shape} and {r1.shape}")
+    return 1.0 / (1.0 + np.exp(-(r1 - r0)))
+
+
 def disagreement(r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
     """Ensemble disagreement on P(first < second) of each pair.
 
     ``r0``, ``r1``: (E, P) rewards the E members give each pair's first and second frame.
     Returns (P,) std_e P_e with P_e = sigmoid(r1_e - r0_e) = P_e[second frame preferred].
     """
-    r0 = np.asarray(r0, dtype=np.float64)
-    r1 = np.asarray(r1, dtype=np.float64)
-    if r0.shape != r1.shape or r0.ndim != 2 or r0.shape[0] < 2:
-        raise ValueError(f"member rewards must be two (E >= 2, P) arrays, got {r0.shape} and {r1.shape}")
-    return (1.0 / (1.0 + np.exp(-(r1 - r0)))).std(axis=0)
+    return member_preferences(r0, r1).std(axis=0)
 
 
 def mutual_information(r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
@@ -188,16 +194,11 @@ def mutual_information(r0: np.ndarray, r1: np.ndarray) -> np.ndarray:
     the same spread of P a pair some member is sure of outranks a near-tie every member calls
     close to 1/2; members that are each sure and contradict one another score highest (log 2).
     """
-    r0 = np.asarray(r0, dtype=np.float64)
-    r1 = np.asarray(r1, dtype=np.float64)
-    if r0.shape != r1.shape or r0.ndim != 2 or r0.shape[0] < 2:
-        raise ValueError(f"member rewards must be two (E >= 2, P) arrays, got {r0.shape} and {r1.shape}")
-
     def entropy(p: np.ndarray) -> np.ndarray:
         p = np.clip(p, 1e-12, 1 - 1e-12)
         return -(p * np.log(p) + (1 - p) * np.log1p(-p))
 
-    p = 1.0 / (1.0 + np.exp(-(r1 - r0)))
+    p = member_preferences(r0, r1)
     return np.maximum(entropy(p.mean(axis=0)) - entropy(p).mean(axis=0), 0.0)
 
 

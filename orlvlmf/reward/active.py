@@ -5,7 +5,8 @@ on a pool of candidate pairs: :func:`score_pool` fits a brief ensemble on the la
 ``reward`` section's model and settings, with ``epochs`` epochs, ``ensemble`` members, no early
 stop and no ground truth) and returns each member's reward of both frames of every candidate,
 r_e(o'_a), r_e(o'_b), from which the label stage computes the disagreement
-std_e sigmoid(r_e(o'_b) - r_e(o'_a)) or the mutual information (``bald``).  Frames are scored alone (segment length 1), as labeled.
+std_e sigmoid(r_e(o'_b) - r_e(o'_a)) or the mutual information (``bald``).  Frames are scored
+alone (segment length 1), as labeled.
 """
 
 from __future__ import annotations

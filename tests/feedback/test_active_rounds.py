@@ -103,7 +103,8 @@ def test_bad_active_settings_are_refused_before_any_work(tmp_path):
     from orlvlmf.pipeline.stage import StageError
 
     ds_path = make_bar_dataset(tmp_path / "d.h5")
-    for pairs, msg in (({"strategy": "active"}, "pairs.strategy must be one of uniform, disagreement, bald, got 'active'"),
+    for pairs, msg in (({"strategy": "active"},
+                        "pairs.strategy must be one of uniform, disagreement, bald, got 'active'"),
                        ({"round_ensemble": 1}, "'pairs.round_ensemble' must be >= 2"),
                        ({"explore_fraction": 1.5}, r"'pairs.explore_fraction' must be in \[0, 1\], got 1.5"),
                        ({"initial_queries": 9}, "initial_queries=9 is odd")):
