@@ -103,6 +103,11 @@ def label(args, name: str, dataset: Path, overrides: list[str]) -> tuple[dict, d
         return summary, {k: z[k] for k in ("idx0", "idx1", "label", "round")}
 
 
+def relative_gap(reward: np.ndarray, idx0: np.ndarray, idx1: np.ndarray) -> np.ndarray:
+    """|r_0 - r_1| of each pair as a fraction of the reward range of ``reward``."""
+    return np.abs(reward[idx0] - reward[idx1]) / max(float(reward.max() - reward.min()), 1e-12)
+
+
 def test_pairs(dataset: Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(idx0, idx1, GT label, relative reward gap) of ``n`` uniform pairs of ``dataset`` whose true
     rewards differ; the gap |r_0 - r_1| is a fraction of the dataset's reward range."""
@@ -114,7 +119,7 @@ def test_pairs(dataset: Path, n: int, seed: int) -> tuple[np.ndarray, np.ndarray
         p = sample_pairs(ds, n, min_gap=10, seed=seed)
         r = ds.ground_truth().reward
     y = gt_labels(r[p.idx0], r[p.idx1])
-    gap = np.abs(r[p.idx0] - r[p.idx1]) / max(float(r.max() - r.min()), 1e-12)
+    gap = relative_gap(r, p.idx0, p.idx1)
     keep = y >= 0
     return p.idx0[keep], p.idx1[keep], y[keep], gap[keep]
 
@@ -224,10 +229,10 @@ def asked_pairs(labels: dict, reward: np.ndarray) -> dict:
     """Where each labeling spent its queries, per group of rounds (mean over seeds): the share of
     pairs whose true rewards differ by < 5 % of the range (near-ties), and of pairs holding a frame
     in the top 10 % of the true rewards.  Keys ``asked_<near_tie|top10>_share_<strategy>``."""
-    span, top = max(float(reward.max() - reward.min()), 1e-12), float(np.quantile(reward, 0.9))
+    top = float(np.quantile(reward, 0.9))
     shares: dict[str, dict[str, list[float]]] = {}
     for (strategy, _), p in labels.items():
-        gap = np.abs(reward[p["idx0"]] - reward[p["idx1"]]) / span
+        gap = relative_gap(reward, p["idx0"], p["idx1"])
         high = (reward[p["idx0"]] >= top) | (reward[p["idx1"]] >= top)
         for group, lo, hi in ROUND_GROUPS:
             m = (p["round"] >= lo) & (p["round"] <= hi)
